@@ -1,0 +1,12 @@
+"""Bundled demo images (see the README's credits)."""
+
+from importlib import resources
+from pathlib import Path
+
+
+def path(name: str) -> Path:
+    return Path(str(resources.files(__name__).joinpath(name)))
+
+
+DEMO_CONTENT = "tubingen.jpg"
+DEMO_STYLE = "starry_night_van_gogh.jpg"

@@ -1,0 +1,72 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A reader never sees a half-written file, and an interrupted or failed write leaves nothing at the
+target path (a previous file there stays intact).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import InputError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path after checking its folder exists and it is not a folder itself."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+    if path.is_dir():
+        raise InputError(f"output path is a folder, expected a file name: {path}")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    On any exception (KeyboardInterrupt included) the temporary file is removed and the
+    exception propagates.
+    """
+    target = check_output_path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
+                               dir=target.parent if str(target.parent) else ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, _FILE_MODE)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Atomically write ``data`` to ``path`` (flushed to disk before the rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write UTF-8 ``text`` to ``path``."""
+    return write_bytes(path, text.encode("utf-8"))
