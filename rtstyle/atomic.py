@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import InputError
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_temp(target: Path) -> Path:
+    """Create an empty, uniquely named file beside ``target``.
 
-
-_FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file
+    It is opened with mode 0o666 so the kernel applies the process's *current* umask, exactly as
+    for a file made with open() (mkstemp would give 0o600, and reading the umask means setting it,
+    which races with other threads).
+    """
+    folder = target.parent if str(target.parent) else Path(".")
+    for _ in range(100):
+        tmp = folder / f".{target.name}.{secrets.token_hex(4)}.part{target.suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"could not create a temporary file beside {target}")
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -43,11 +53,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     exception propagates.
     """
     target = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
-                               dir=target.parent if str(target.parent) else ".")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, _FILE_MODE)
+    tmp_path = _create_temp(target)
     try:
         yield tmp_path
         os.replace(tmp_path, target)

@@ -40,7 +40,7 @@ class FeatureExtractor(nn.Module):
         layers = tuple(layers)
         for name in layers:
             if name not in self.layer_names:
-                raise unknown(f"layer for {type(self).__name__}", name, self.layer_names)
+                raise unknown(f"{type(self).__name__} layer", name, self.layer_names)
         return layers
 
     def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:

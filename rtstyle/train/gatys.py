@@ -201,9 +201,9 @@ def loss_curve(content: np.ndarray, style: np.ndarray, loss: LossConfig, iterati
 def equivalent_iterations(loss_value: float, curve: Sequence[float]) -> float:
     """How many Gatys iterations it takes to reach ``loss_value``, interpolated between iterations.
 
-    0 if the loss is below the curve's start... no: the curve starts after iteration 1, so a loss
-    at or above ``curve[0]`` gives 1 or less (linearly extrapolated to 0 at twice curve[0] is not
-    meaningful), hence it is reported as 1.0; ``inf`` if the curve never gets that low.
+    ``curve[i]`` is the loss after ``i + 1`` iterations; the curve is made monotone (best so far)
+    first. A loss at or above ``curve[0]`` counts as 1 iteration; ``inf`` means the curve never
+    got that low.
     """
     best = list(np.minimum.accumulate(np.asarray(curve, dtype=np.float64)))
     if not best:

@@ -131,8 +131,8 @@ class LossConfig:
     def __post_init__(self):
         for name in ("content_weight", "style_weight", "tv_weight"):
             v = getattr(self, name)
-            if not v >= 0:  # also catches NaN
-                raise ConfigError(f"{name.replace('_', '-')} must be >= 0, got {v}")
+            if not 0 <= v < float("inf"):  # also catches NaN
+                raise ConfigError(f"{name.replace('_', '-')} must be a finite number >= 0, got {v}")
         if not self.content_layers and self.content_weight > 0:
             raise ConfigError("content-weight > 0 needs at least one content layer")
         if not self.style_layers and self.style_weight > 0:
