@@ -96,8 +96,11 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     return cls(**kwargs)
 
 
-def replace(cfg: T, updates: Mapping[str, Any]) -> T:
-    """A copy of ``cfg`` with dotted ``updates`` applied (``{"loss.style_weight": "1e4"}``)."""
+def replace(cfg: T, updates: Mapping[str, Any], prefix: str = "") -> T:
+    """A copy of ``cfg`` with dotted ``updates`` applied (``{"loss.style_weight": "1e4"}``).
+
+    ``prefix`` is the dotted path of ``cfg`` itself, so that errors name the full key.
+    """
     nested: dict[str, dict[str, Any]] = {}
     flat: dict[str, Any] = {}
     hints = _hints(type(cfg))
@@ -105,15 +108,15 @@ def replace(cfg: T, updates: Mapping[str, Any]) -> T:
     for key, value in updates.items():
         head, _, rest = key.partition(".")
         if head not in names:
-            raise unknown("setting", key, _all_keys(type(cfg)))
+            raise unknown("setting", prefix + key, _all_keys(type(cfg), prefix))
         if rest:
             if not dataclasses.is_dataclass(hints[head]):
-                raise unknown("setting", key, _all_keys(type(cfg)))
+                raise unknown("setting", prefix + key, _all_keys(type(cfg), prefix))
             nested.setdefault(head, {})[rest] = value
         else:
-            flat[head] = _coerce(hints[head], value, key)
+            flat[head] = _coerce(hints[head], value, prefix + key)
     for head, sub in nested.items():
-        inner = replace(getattr(cfg, head), sub) if head not in flat else replace(flat[head], sub)
+        inner = replace(flat.get(head, getattr(cfg, head)), sub, prefix=f"{prefix}{head}.")
         flat[head] = inner
     return dataclasses.replace(cfg, **flat)
 

@@ -43,8 +43,8 @@ def to_model_input(frames_bgr: np.ndarray) -> np.ndarray:
 
 def from_model_output(batch_rgb: np.ndarray, squeeze: bool = True) -> np.ndarray:
     """RGB float ``(N, 3, H, W)`` in 0..255 -> BGR uint8 ``(N, H, W, 3)`` (``(H, W, 3)`` if N=1)."""
-    if batch_rgb.ndim != 4 or batch_rgb.shape[1] != 3:
-        raise InputError(f"expected model output of shape (N, 3, H, W), got {batch_rgb.shape}")
+    if not isinstance(batch_rgb, np.ndarray) or batch_rgb.ndim != 4 or batch_rgb.shape[1] != 3:
+        raise InputError(f"expected model output of shape (N, 3, H, W), got {getattr(batch_rgb, 'shape', type(batch_rgb).__name__)}")
     out = np.clip(batch_rgb, 0.0, 255.0)
     out = np.ascontiguousarray(np.rint(out).astype(np.uint8)[:, ::-1].transpose(0, 2, 3, 1))
     return out[0] if squeeze and out.shape[0] == 1 else out

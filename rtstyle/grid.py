@@ -54,7 +54,8 @@ def image_grid(rows: Sequence[Sequence[np.ndarray | None]], *, cell: int = 192,
         parts = []
         if row_titles:
             side = np.full((h, 120, 3), 255, np.uint8)
-            side[h // 2 - 11:h // 2 + 11] = _label(row_titles[i], 120)
+            lh = min(22, h)  # a row shorter than a caption strip (small cells, no titles)
+            side[(h - lh) // 2:(h - lh) // 2 + lh] = _label(row_titles[i], 120, lh)
             parts += [side, sep]
         for c in cells:
             parts += [c, sep]

@@ -66,23 +66,21 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarr
     if max_side is not None and max_side < 1:
         raise InputError(f"size must be a positive number of pixels, got {max_side}")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), Image.open(path) as img:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"image too large: {path} is {w}x{h} ({w * h / 1e6:.0f} MP); "
                                  f"the limit is {MAX_PIXELS / 1e6:.0f} MP — downscale it first")
             if max_side is not None and max(w, h) > max_side and img.format == "JPEG":
                 img.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
-            img = ImageOps.exif_transpose(img)
-            rgb = _to_rgb8(img, path)
+            rgb = _to_rgb8(ImageOps.exif_transpose(img), path)
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"cannot read image {path}: not a valid image file ({e})") from e
     except Image.DecompressionBombError as e:
         raise ImageError(f"image too large: {path} ({e})") from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"cannot read image {path}: not a valid image file ({e})") from e
     if min(rgb.shape[:2]) < 1:
         raise ImageError(f"image has no pixels: {path}")
     bgr = frames.rgb_to_bgr(rgb)
