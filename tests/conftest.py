@@ -14,10 +14,18 @@ ASSETS = ROOT / "rtstyle" / "assets"
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
+    """Internet sockets fail; Unix sockets (multiprocessing, DataLoader workers) still work."""
+    connect = socket.socket.connect
+
+    def guarded(self, address, *args, **kwargs):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise OSError("network access is disabled in tests")
+        return connect(self, address, *args, **kwargs)
+
     def refuse(*args, **kwargs):
         raise OSError("network access is disabled in tests")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 

@@ -15,7 +15,8 @@ SCRIPT = textwrap.dedent("""
     sys.meta_path.insert(0, BlockTorch())
     import numpy as np
     import rtstyle, rtstyle.frames, rtstyle.images, rtstyle.color, rtstyle.grid
-    import rtstyle.config, rtstyle.report, rtstyle.atomic, rtstyle.cli
+    import rtstyle.config, rtstyle.report, rtstyle.atomic, rtstyle.cli, rtstyle.metadata
+    import rtstyle.interrupts
     frame = np.zeros((8, 8, 3), np.uint8)
     assert rtstyle.frames.from_model_output(rtstyle.frames.to_model_input(frame)).shape == (8, 8, 3)
     parser = rtstyle.cli.build_parser()

@@ -88,6 +88,8 @@ class GatysResult:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     device: str = "cpu"
+    #: Images at the iterations asked for with ``snapshots`` (BGR uint8).
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -113,11 +115,13 @@ def stylize_gatys(content: np.ndarray, styles: Sequence[np.ndarray],
                   cfg: GatysConfig = GatysConfig(), style_blend: Sequence[float] | None = None,
                   on_iteration: Callable[[int, dict[str, float]], None] | None = None,
                   checkpoint_every: int = 0,
-                  on_checkpoint: Callable[[int, np.ndarray], None] | None = None) -> GatysResult:
+                  on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
+                  snapshots: Sequence[int] = ()) -> GatysResult:
     """Stylise a BGR uint8 ``content`` frame with one or more BGR uint8 ``styles``.
 
     ``style_blend`` weighs several styles (normalised to sum to 1). ``on_iteration(i, losses)``
-    is called after each iteration; ``on_checkpoint(i, image)`` every ``checkpoint_every``.
+    is called after each iteration; ``on_checkpoint(i, image)`` every ``checkpoint_every``;
+    the images after the iterations in ``snapshots`` are returned in ``result.snapshots``.
     Returns the image and per-iteration losses (content, style, tv, total: weighted terms).
     """
     if not styles and cfg.loss.style_weight > 0:
@@ -140,6 +144,8 @@ def stylize_gatys(content: np.ndarray, styles: Sequence[np.ndarray],
         opt = torch.optim.Adam([x], lr=cfg.lr)
 
     history: list[dict[str, float]] = []
+    taken: dict[int, np.ndarray] = {}
+    snapshots = set(snapshots)
     start = time.perf_counter()
     last: dict[str, float] = {}
 
@@ -164,7 +170,10 @@ def stylize_gatys(content: np.ndarray, styles: Sequence[np.ndarray],
             on_iteration(i, row)
         if checkpoint_every and on_checkpoint and i % checkpoint_every == 0 and i < cfg.iterations:
             on_checkpoint(i, _finish(x, content, cfg))
-    return GatysResult(_finish(x, content, cfg), history, time.perf_counter() - start, str(device))
+        if i in snapshots:
+            taken[i] = _finish(x, content, cfg)
+    return GatysResult(_finish(x, content, cfg), history, time.perf_counter() - start, str(device),
+                       taken)
 
 
 def _initial_image(init: str, content: torch.Tensor, styles: Sequence[np.ndarray],
@@ -186,16 +195,22 @@ def _finish(x: torch.Tensor, content: np.ndarray, cfg: GatysConfig) -> np.ndarra
 
 def loss_curve(content: np.ndarray, style: np.ndarray, loss: LossConfig, iterations: int = 300,
                size: int = 512, init: str = "noise", device: str = "auto", seed: int = 0,
-               on_iteration: Callable[[int, dict[str, float]], None] | None = None) -> list[float]:
+               on_iteration: Callable[[int, dict[str, float]], None] | None = None,
+               style_size: int | None = None, snapshots: Sequence[int] = (),
+               loss_net_weights: str | None = None) -> list[float] | tuple[list[float], dict]:
     """The quality yardstick: the total loss Gatys L-BFGS reaches after each of ``iterations``.
 
     ``curve[i]`` is the loss after ``i + 1`` iterations, under exactly ``loss`` (the definition a
-    fast net was trained with), for ``content`` at ``size`` pixels and ``style`` at the same size.
+    fast net was trained with), for ``content`` at ``size`` pixels and ``style`` at
+    ``style_size`` (default: the same as ``size``). With ``snapshots``, returns
+    ``(curve, {iteration: image})``.
     """
     cfg = GatysConfig(loss=loss, size=size, iterations=iterations, init=init, device=device,
-                      seed=seed, optimizer="lbfgs")
-    result = stylize_gatys(content, [style], cfg, on_iteration=on_iteration)
-    return [row["total"] for row in result.history]
+                      seed=seed, optimizer="lbfgs", style_size=style_size,
+                      loss_net_weights=loss_net_weights)
+    result = stylize_gatys(content, [style], cfg, on_iteration=on_iteration, snapshots=snapshots)
+    curve = [row["total"] for row in result.history]
+    return (curve, result.snapshots) if snapshots else curve
 
 
 def equivalent_iterations(loss_value: float, curve: Sequence[float]) -> float:

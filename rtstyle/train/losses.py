@@ -203,12 +203,19 @@ class PerceptualLoss(nn.Module):
 
     @torch.no_grad()
     def content_features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: v.detach() for k, v in self.net(images, self.content_weights).items()}
+        return {k: v.detach().float() for k, v in self.net(images, self.content_weights).items()}
 
     def forward(self, images: torch.Tensor, content_feats: Mapping[str, torch.Tensor]) -> LossTerms:
-        cfg = self.config
         layers = list(dict.fromkeys([*self.content_weights, *self.style_weights]))
-        feats = self.net(images, layers)
+        feats = self.net(images, layers)  # may run in bf16/fp16 under autocast
+        # The loss maths (Gram matrices, squared errors) always runs in float32.
+        with torch.autocast(images.device.type, enabled=False):
+            return self._terms(images.float(), {k: v.float() for k, v in feats.items()},
+                               content_feats)
+
+    def _terms(self, images: torch.Tensor, feats: Mapping[str, torch.Tensor],
+               content_feats: Mapping[str, torch.Tensor]) -> LossTerms:
+        cfg = self.config
         zero = images.new_zeros(())
         c = cfg.content_weight * content_loss(feats, content_feats, self.content_weights) \
             if cfg.content_weight > 0 else zero

@@ -1,0 +1,194 @@
+"""``rtstyle train``: train a fast transformer net (Johnson et al. 2016) for one style.
+
+Multi-GPU: ``torchrun --nproc_per_node N -m rtstyle train ...`` (one process per GPU; the batch
+size is per process). Ctrl-C or SIGTERM saves a checkpoint; ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .args import add_common, nonneg_int, positive_float, positive_int
+from .loss_args import add_loss_args, loss_updates
+
+# flag dest -> TrainConfig key
+RUN_FLAGS = {"net": "net", "image_size": "image_size", "batch_size": "batch_size",
+             "steps": "steps", "epochs": "epochs", "lr": "lr", "style_size": "style_size",
+             "seed": "seed", "amp": "amp", "workers": "workers", "device": "device",
+             "checkpoint_every": "checkpoint_every", "preview_every": "preview_every",
+             "loss_net_weights": "loss_net_weights"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a fast style net for one style (Johnson et al.)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common(p)
+    p.add_argument("--style", metavar="IMAGE", help="style image (not needed with --resume)")
+    p.add_argument("--data", metavar="DIR", help="folder of training photos, searched "
+                   "recursively (e.g. COCO train2014/); not needed with --resume")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder, e.g. runs/starry")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing run in --out (its checkpoints are deleted)")
+    p.add_argument("--preset", help="named recipe: default, johnson2016 (see README)")
+    g = p.add_argument_group("training (defaults come from the preset)")
+    g.add_argument("--net", help="net size: full (Johnson et al.), lite (~1/8 FLOPs, CPU "
+                   "real time) or tiny (tests)")
+    g.add_argument("--image-size", type=positive_int, metavar="PX",
+                   help="side of the square training crops (default 256)")
+    g.add_argument("--batch-size", type=positive_int, metavar="N", help="images per step per process")
+    g.add_argument("--steps", type=positive_int, help="optimiser steps (default 40000)")
+    g.add_argument("--epochs", type=positive_float, help="passes over --data (instead of --steps)")
+    g.add_argument("--lr", type=positive_float, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--style-size", type=positive_int, metavar="PX",
+                   help="longer side of the style image (default: --image-size)")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--amp", nargs="?", const="bf16", choices=("off", "bf16", "fp16"),
+                   help="mixed precision on GPU (bare --amp means bf16)")
+    g.add_argument("--channels-last", action="store_true", default=None,
+                   help="channels-last memory format (faster on tensor-core GPUs)")
+    g.add_argument("--workers", type=nonneg_int, help="data loading processes (default 2)")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    g.add_argument("--checkpoint-every", type=nonneg_int, metavar="K",
+                   help="checkpoint every K steps (default 500; 0 = only at the end)")
+    g.add_argument("--preview-every", type=nonneg_int, metavar="K",
+                   help="stylise the preview images every K steps (default 500)")
+    g.add_argument("--preview-images", metavar="DIR",
+                   help="folder of images for the preview grids (default: the bundled photo "
+                   "and three data images)")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any setting, e.g. --set loss.pooling=avg")
+    m = p.add_argument_group("style credit (stored in the model's metadata)")
+    m.add_argument("--style-name", help="style name (default: the style file's name)")
+    m.add_argument("--style-credit", default="", help="e.g. 'The Starry Night, Vincent van Gogh (1889)'")
+    m.add_argument("--style-license", default="", help="e.g. 'public domain'")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_loss_args(p)
+    p.set_defaults(run=run)
+
+
+def config_updates(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given explicitly on the command line, as dotted config keys."""
+    from .. import config
+
+    updates = {key: getattr(args, dest) for dest, key in RUN_FLAGS.items()
+               if getattr(args, dest, None) is not None}
+    if args.channels_last:
+        updates["channels_last"] = True
+    if args.download:
+        updates["allow_download"] = True
+    updates.update(loss_updates(args))
+    updates.update(config.parse_sets(args.set))
+    return updates
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import config, images, interrupts
+    from ..errors import InputError
+    from ..train import distributed, trainer
+
+    run_dir = trainer.RunFolder(args.out)
+    world = distributed.from_env()
+    updates = config_updates(args)
+    state = None
+    if args.resume:
+        if args.force:
+            raise InputError("--resume and --force contradict each other; choose one")
+        if args.preset:
+            raise InputError("--preset cannot change on --resume: the run keeps its recipe")
+        run_dir.prepare(resume=True, force=False)
+        state = trainer.resume_state(run_dir)
+        cfg = trainer.resumed_config(state, updates)
+        info = trainer.StyleInfo(**state["style_info"])
+        if args.style and Path(args.style).resolve() != Path(info.source).resolve():
+            raise InputError(f"--style cannot change on --resume (the run was trained on "
+                             f"{info.source}); the checkpoint holds the style image, drop --style")
+        style = state["style_image"].numpy()
+        data = str(Path(args.data).resolve()) if args.data else state["data"]
+        if not Path(data).is_dir():
+            raise InputError(f"the run's data folder {data} is not there any more; pass its new "
+                             "location with --data")
+        trainer.check(cfg, world)
+        preset_name = state["preset"]
+    else:
+        if not args.style:
+            raise InputError("--style is required (unless you --resume a run)")
+        if not args.data:
+            raise InputError("--data is required (unless you --resume a run)")
+        preset_name = args.preset or "default"
+        cfg = config.replace(trainer.preset(preset_name), updates)
+        style = images.read_image(args.style, max_side=cfg.style_size or cfg.image_size)
+        info = trainer.StyleInfo(name=args.style_name or Path(args.style).stem,
+                                 credit=args.style_credit, license=args.style_license,
+                                 source=str(Path(args.style).resolve()))
+        from ..train.data import find_images
+
+        data = str(Path(args.data).resolve())
+        find_images(data)  # fail before creating the run folder
+        trainer.check(cfg, world)
+        if world.is_main:
+            run_dir.prepare(resume=False, force=args.force)
+    preview = None
+    if world.is_main:
+        preview = _preview_images(args.preview_images, data)
+
+    bar = _Bar(args.quiet or not world.is_main)
+    with interrupts.deferred() as stop, bar:
+        result = trainer.train(cfg, run_dir.path, style, info, data, preset_name=preset_name,
+                               state=state, preview=preview, on_step=bar.update, stop=stop)
+    if not world.is_main:
+        return 130 if result.interrupted else 0
+    if result.interrupted:
+        print(f"rtstyle: stopped at step {result.steps} of {result.total_steps} ({stop.signal_name}); "
+              f"checkpoint saved. Continue with: rtstyle train --out {args.out} --resume")
+        return 130
+    ips = result.images_per_s
+    skipped = f"; {result.skipped_images} unreadable images skipped" if result.skipped_images else ""
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s ({ips:.1f} images/s on "
+          f"{result.device}){skipped}\nmodel: {result.model_dir}\nlosses: {run_dir.csv} "
+          f"(plot {run_dir.plot}); previews in {run_dir.previews}")
+    return 0
+
+
+def _preview_images(folder, data):
+    from .. import images
+    from ..errors import InputError
+    from ..train import trainer
+    from ..train.data import find_images
+
+    if folder:
+        files = images.list_images(folder) if Path(folder).is_dir() else []
+        if not files:
+            raise InputError(f"no preview images found in {folder}")
+        return [(f.stem, images.read_image(f, max_side=256)) for f in files[:8]]
+    return trainer.default_preview_images(find_images(data))
+
+
+class _Bar:
+    """tqdm progress: step, images/s, ETA and the latest losses."""
+
+    def __init__(self, disable: bool):
+        self.disable = disable
+        self.bar = None
+
+    def update(self, step: int, total: int, row: dict) -> None:
+        if self.disable:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=step - 1, desc="train", unit="step",
+                            dynamic_ncols=True)
+        self.bar.set_postfix_str(
+            f"{row['images_per_s']:.1f} img/s  content {row['content']:.3g}  style "
+            f"{row['style']:.3g}  tv {row['tv']:.3g}  total {row['total']:.3g}", refresh=False)
+        self.bar.update(step - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()

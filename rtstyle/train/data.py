@@ -1,0 +1,198 @@
+"""Training images: any folder of photos, read deterministically by step.
+
+Which images make up step ``s`` depends only on the seed, ``s`` and the process's rank: each
+epoch is a seeded permutation of the files, and each random crop is seeded by (seed, epoch,
+position). So a resumed run sees exactly the batches the uninterrupted run would have seen, with
+any number of loader workers, and without saving any loader state in the checkpoint.
+
+Unreadable files are skipped (the batch is topped up from the next positions) and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .. import frames, images
+from ..errors import ImageError, InputError
+
+log = logging.getLogger(__name__)
+
+#: How many replacement images a batch may try for unreadable ones before giving up.
+MAX_REPLACEMENTS = 64
+
+
+def find_images(folder: str | os.PathLike) -> list[Path]:
+    """All image files below ``folder`` (recursive, sorted); a clear error if there are none."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(f"data folder not found: {folder}")
+    if not folder.is_dir():
+        raise InputError(f"--data must be a folder of images, got a file: {folder}")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise InputError(f"data folder is not readable: {folder}")
+    try:
+        files = images.list_images(folder)
+    except PermissionError as e:
+        raise InputError(f"cannot read the data folder {folder}: {e.strerror}") from e
+    if not files:
+        raise InputError(f"no images found in {folder} (searched sub-folders for "
+                         f"{', '.join(images.READ_SUFFIXES)})")
+    return files
+
+
+def load_crop(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Read ``path``, scale its shorter side to ``size`` and take a random ``size`` square crop.
+
+    Returns RGB float32 ``(3, size, size)`` in 0..255. Raises ImageError for unreadable files.
+    """
+    bgr = images.read_image(path)
+    h, w = bgr.shape[:2]
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    bgr = images.resize_to(bgr, (nh, nw))
+    y = int(rng.integers(0, nh - size + 1))
+    x = int(rng.integers(0, nw - size + 1))
+    return frames.to_model_input(np.ascontiguousarray(bgr[y:y + size, x:x + size]))[0]
+
+
+@dataclass(frozen=True)
+class Position:
+    epoch: int
+    index: int  # position within the epoch's permutation
+
+
+class StepSchedule:
+    """Maps (step, rank) to the positions of the images in that process's batch.
+
+    The global batch of step ``s`` is positions ``s * B * W`` .. ``(s + 1) * B * W - 1`` of the
+    endless sequence of seeded per-epoch permutations, where B is the per-process batch size
+    and W the number of processes; rank r takes its contiguous slice of B.
+    """
+
+    def __init__(self, n_files: int, batch_size: int, seed: int, world_size: int = 1):
+        self.n, self.batch, self.seed, self.world = n_files, batch_size, seed, world_size
+        self._perms: dict[int, np.ndarray] = {}
+
+    def permutation(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            if len(self._perms) > 4:
+                self._perms.clear()
+            self._perms[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return self._perms[epoch]
+
+    def position(self, k: int) -> Position:
+        return Position(k // self.n, k % self.n)
+
+    def start(self, step: int, rank: int = 0) -> int:
+        return (step * self.world + rank) * self.batch
+
+    def epoch_of(self, step: int) -> float:
+        """Epochs seen after ``step`` steps (all processes together)."""
+        return step * self.batch * self.world / self.n
+
+
+class StepDataset(Dataset):
+    """Item ``k`` is the ``k``-th position of the endless seeded sequence; None if unreadable."""
+
+    def __init__(self, files: list[Path], size: int, schedule: StepSchedule):
+        self.files, self.size, self.schedule = files, size, schedule
+
+    def __len__(self) -> int:  # not used for sampling; the sampler is endless
+        return len(self.files)
+
+    def __getitem__(self, k: int):
+        pos = self.schedule.position(k)
+        path = self.files[int(self.schedule.permutation(pos.epoch)[pos.index])]
+        rng = np.random.default_rng([self.schedule.seed, pos.epoch, pos.index, 7])
+        try:
+            return torch.from_numpy(load_crop(path, self.size, rng)), str(path)
+        except ImageError:
+            return None, str(path)
+
+
+def _collate(items):
+    good = [x for x, _ in items if x is not None]
+    bad = [p for x, p in items if x is None]
+    return (torch.stack(good) if good else None), bad
+
+
+class BatchLoader:
+    """Yields ``(step, batch, skipped_paths)`` from ``first_step`` on, prefetching with workers.
+
+    A batch with unreadable images is topped up with other files, chosen deterministically,
+    so every step gets a full batch.
+    """
+
+    def __init__(self, files: list[Path], size: int, batch_size: int, seed: int,
+                 workers: int = 0, rank: int = 0, world_size: int = 1):
+        self.schedule = StepSchedule(len(files), batch_size, seed, world_size)
+        self.dataset = StepDataset(files, size, self.schedule)
+        self.batch, self.rank, self.workers = batch_size, rank, workers
+        self.skipped: set[str] = set()
+
+    def _indices(self, first_step: int):
+        step = first_step
+        while True:
+            start = self.schedule.start(step, self.rank)
+            yield list(range(start, start + self.batch))
+            step += 1
+
+    def __call__(self, first_step: int):
+        loader = DataLoader(self.dataset, batch_sampler=_Sampler(self._indices(first_step)),
+                            num_workers=self.workers, collate_fn=_collate,
+                            persistent_workers=False, pin_memory=False,
+                            worker_init_fn=_ignore_stop_signals,
+                            prefetch_factor=2 if self.workers else None)
+        step = first_step
+        for batch, bad in loader:
+            if bad:
+                batch = self._top_up(step, batch, bad)
+            yield step, batch
+            step += 1
+
+    def _top_up(self, step: int, batch, bad: list[str]):
+        self.skipped.update(bad)
+        log.info("skipped unreadable images: %s", ", ".join(bad))
+        got = [] if batch is None else list(batch)
+        # Replacements come from a permutation seeded by (seed, step, rank): deterministic too.
+        order = np.random.default_rng([self.schedule.seed, step, self.rank, 99]).permutation(
+            len(self.dataset.files))
+        for tries, i in enumerate(order):
+            if len(got) == self.batch:
+                break
+            if tries >= MAX_REPLACEMENTS:
+                raise InputError(f"too many unreadable images in the data folder "
+                                 f"({len(self.skipped)} so far, e.g. {bad[0]})")
+            path = self.dataset.files[int(i)]
+            rng = np.random.default_rng([self.schedule.seed, step, self.rank, tries])
+            try:
+                got.append(torch.from_numpy(load_crop(path, self.dataset.size, rng)))
+            except ImageError:
+                self.skipped.add(str(path))
+        if len(got) < self.batch:
+            raise InputError(f"not enough readable images in the data folder "
+                             f"({len(self.skipped)} unreadable)")
+        return torch.stack(got)
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    # Ctrl-C in a terminal signals the whole process group. The main process turns it into a
+    # graceful stop after the current step, which needs the loader workers to keep running.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class _Sampler:
+    def __init__(self, it):
+        self.it = it
+
+    def __iter__(self):
+        return self.it

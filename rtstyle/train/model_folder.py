@@ -1,0 +1,79 @@
+"""Saving and loading trained transformer nets as model folders (safetensors + model.json)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import images, metadata, report
+from ..errors import WeightsError
+from ..metadata import ModelError
+from .transformer_net import TransformerNet, build
+
+
+def save(folder: str | os.PathLike, net: TransformerNet, meta: dict[str, Any],
+         style_bgr: np.ndarray) -> Path:
+    """Write a complete model folder, atomically: a reader sees the old folder or the new one."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    if not folder.parent.is_dir():
+        raise ModelError(f"folder does not exist: {folder.parent}")
+    tmp = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.part")
+    tmp.mkdir()
+    try:
+        state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+        save_file(state, str(tmp / metadata.WEIGHTS_FILE))
+        images.write_image(tmp / metadata.STYLE_FILE, style_bgr)
+        full = {"format": metadata.FORMAT, "version": metadata.VERSION, "kind": "transformer",
+                "io": dict(metadata.IO_CONTRACT), "weights": metadata.WEIGHTS_FILE, **meta}
+        report.write_json(tmp / metadata.METADATA_FILE, full)
+        old = None
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.old")
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load(path: str | os.PathLike, device: torch.device | str = "cpu"
+         ) -> tuple[TransformerNet, dict[str, Any]]:
+    """Rebuild the net of a model folder from its metadata alone; returns (net in eval, metadata)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    meta = metadata.read(path)
+    folder = metadata.model_dir(path)
+    weights = folder / meta.get("weights", metadata.WEIGHTS_FILE)
+    if not weights.is_file():
+        raise ModelError(f"{folder}: weights file {weights.name} is missing")
+    net = build(meta["net"])
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as e:
+        raise WeightsError(f"cannot read {weights}: {e}") from e
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        raise WeightsError(f"{weights} does not match the net described in "
+                           f"{metadata.METADATA_FILE}: {str(e).splitlines()[0]}") from e
+    return net.to(device).eval(), meta
+
+
+def style_image(path: str | os.PathLike) -> np.ndarray:
+    """The style image a model was trained with (BGR uint8, at its training size)."""
+    folder = metadata.model_dir(path)
+    if not (folder / metadata.STYLE_FILE).is_file():
+        raise ModelError(f"{folder}: {metadata.STYLE_FILE} is missing")
+    return images.read_image(folder / metadata.STYLE_FILE)
