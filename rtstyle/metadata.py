@@ -40,7 +40,7 @@ def check_io(io: Any, where: str) -> dict[str, Any]:
             raise ModelError(f"{where}: unsupported model IO {key} {io.get(key)!r} "
                              f"(rtstyle models take {IO_CONTRACT[key]!r})")
     multiple = io.get("size_multiple")
-    if not isinstance(multiple, int) or not 1 <= multiple <= 64:
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or not 1 <= multiple <= 64:
         raise ModelError(f"{where}: invalid size_multiple {multiple!r}")
     return io
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from .. import atomic
-from ..errors import RtstyleError
+from ..errors import InputError, RtstyleError
 
 FORMAT = "rtstyle-train-checkpoint"
 VERSION = 1
@@ -33,10 +33,16 @@ def save(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
     buf = io.BytesIO()
     torch.save({"format": FORMAT, "version": VERSION, **state}, buf)
+    try:  # never write what load() would refuse (e.g. a numpy scalar in the state)
+        torch.load(io.BytesIO(buf.getvalue()), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"bug: the checkpoint state holds objects that cannot be loaded "
+                              f"safely: {str(e).splitlines()[-1]}") from e
     try:
         return atomic.write_bytes(path, buf.getbuffer())
-    except OSError as e:
-        raise CheckpointError(f"could not write the checkpoint {path}: {e.strerror or e}") from e
+    except (OSError, InputError) as e:
+        raise CheckpointError(f"could not write the checkpoint {path}: "
+                              f"{getattr(e, 'strerror', None) or e}") from e
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:

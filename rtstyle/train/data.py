@@ -10,9 +10,11 @@ Unreadable files are skipped (the batch is topped up from the next positions) an
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +127,7 @@ def _collate(items):
 
 
 class BatchLoader:
-    """Yields ``(step, batch, skipped_paths)`` from ``first_step`` on, prefetching with workers.
+    """Yields ``(step, batch)`` from ``first_step`` on, prefetching with workers.
 
     A batch with unreadable images is topped up with other files, chosen deterministically,
     so every step gets a full batch.
@@ -151,12 +153,17 @@ class BatchLoader:
                             persistent_workers=False, pin_memory=False,
                             worker_init_fn=_ignore_stop_signals,
                             prefetch_factor=2 if self.workers else None)
-        step = first_step
-        for batch, bad in loader:
-            if bad:
-                batch = self._top_up(step, batch, bad)
-            yield step, batch
-            step += 1
+        it = iter(loader)
+        _LIVE.add(it)
+        try:
+            step = first_step
+            for batch, bad in it:
+                if bad:
+                    batch = self._top_up(step, batch, bad)
+                yield step, batch
+                step += 1
+        finally:
+            _shutdown(it)
 
     def _top_up(self, step: int, batch, bad: list[str]):
         self.skipped.update(bad)
@@ -181,6 +188,25 @@ class BatchLoader:
             raise InputError(f"not enough readable images in the data folder "
                              f"({len(self.skipped)} unreadable)")
         return torch.stack(got)
+
+
+#: Loader iterators whose worker processes may still run (see _shutdown_all).
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _shutdown(it) -> None:
+    # Workers ignore SIGTERM (below), so they must be told to stop through the loader itself:
+    # multiprocessing's exit handler would otherwise SIGTERM them and wait forever.
+    stop = getattr(it, "_shutdown_workers", None)
+    if stop is not None:
+        stop()
+    _LIVE.discard(it)
+
+
+@atexit.register  # runs before multiprocessing's own exit handler (registered earlier)
+def _shutdown_all() -> None:
+    for it in list(_LIVE):
+        _shutdown(it)
 
 
 def _ignore_stop_signals(worker_id: int) -> None:

@@ -78,11 +78,3 @@ def mean(world: World, values: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(values)
         values /= world.size
     return values
-
-
-def broadcast_object(world: World, obj):
-    if not world.distributed:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]

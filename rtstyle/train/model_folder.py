@@ -27,6 +27,7 @@ def save(folder: str | os.PathLike, net: TransformerNet, meta: dict[str, Any],
         raise ModelError(f"folder does not exist: {folder.parent}")
     tmp = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.part")
     tmp.mkdir()
+    old = None
     try:
         state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
         save_file(state, str(tmp / metadata.WEIGHTS_FILE))
@@ -34,7 +35,6 @@ def save(folder: str | os.PathLike, net: TransformerNet, meta: dict[str, Any],
         full = {"format": metadata.FORMAT, "version": metadata.VERSION, "kind": "transformer",
                 "io": dict(metadata.IO_CONTRACT), "weights": metadata.WEIGHTS_FILE, **meta}
         report.write_json(tmp / metadata.METADATA_FILE, full)
-        old = None
         if folder.exists():
             old = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.old")
             os.replace(folder, old)
@@ -42,6 +42,8 @@ def save(folder: str | os.PathLike, net: TransformerNet, meta: dict[str, Any],
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None and not folder.exists():
+            os.replace(old, folder)  # put the previous model back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder

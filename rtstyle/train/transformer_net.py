@@ -20,6 +20,8 @@ from ..errors import ConfigError, unknown
 
 #: Height and width of the tensors the bare net (without padding) accepts must divide by this.
 SIZE_MULTIPLE = 4
+#: ... and be at least this (the 1/4-resolution maps need 2 px for reflection padding).
+MIN_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,15 @@ class TransformerNet(nn.Module):
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected RGB images (N, 3, H, W), got shape {tuple(x.shape)}")
         h, w = x.shape[-2:]
-        ph, pw = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
+        ph = max(MIN_SIZE - h, -h % SIZE_MULTIPLE)
+        pw = max(MIN_SIZE - w, -w % SIZE_MULTIPLE)
         if pad and (ph or pw):
             # Reflect padding needs the pad to be smaller than the side; replicate otherwise.
             mode = "reflect" if ph < h and pw < w else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
         elif ph or pw:
-            raise ValueError(f"height and width must be multiples of {SIZE_MULTIPLE}, got {h}x{w}")
+            raise ValueError(f"height and width must be multiples of {SIZE_MULTIPLE} and at least "
+                             f"{MIN_SIZE}, got {h}x{w}")
         # Scale to about -1..1 for well-conditioned first activations (instance norm follows,
         # but the stored weights then match across input ranges); map the output back to 0..255.
         y = self.decoder(self.residuals(self.encoder(x / 127.5 - 1.0)))

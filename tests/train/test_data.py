@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import subprocess
+import sys
+import textwrap
+import time
 from itertools import islice
 from pathlib import Path
 
@@ -21,7 +26,13 @@ SIZE = 32
 
 
 def batches(loader: BatchLoader, first: int, n: int) -> list[tuple[int, torch.Tensor]]:
-    return list(islice(loader(first), n))
+    """The first ``n`` batches from ``first`` on; the generator is closed (its workers stopped)
+    at once, even if a test fails (see test_process_exits_with_an_open_loader_with_workers)."""
+    gen = loader(first)
+    try:
+        return list(islice(gen, n))
+    finally:
+        gen.close()
 
 
 def write(path: Path, img: np.ndarray) -> Path:
@@ -275,3 +286,36 @@ def test_loader_workers_ignore_stop_signals():
     plain = DataLoader(_SignalProbe(), batch_size=1, num_workers=1)
     (flags,) = list(plain)
     assert flags.tolist() == [[False, False]]
+
+
+EXIT_SCRIPT = textwrap.dedent("""
+    import sys
+    from rtstyle.train.data import BatchLoader, find_images
+    loader = BatchLoader(find_images(sys.argv[1]), 32, batch_size=2, seed=0, workers=1)
+    batches = loader(0)  # kept open, e.g. by a traceback or a reference cycle
+    step, batch = next(batches)
+    print("exiting", step, tuple(batch.shape), flush=True)
+""")
+
+
+def test_process_exits_with_an_open_loader_with_workers(photos):
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", EXIT_SCRIPT, str(photos)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        line = proc.stdout.readline()  # blocks until the script reaches its end (imports first)
+        assert line.split() == ["exiting", "0", "(2,", "3,", "32,", "32)"], proc.stderr.read()
+        deadline = time.monotonic() + 4
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        hung = proc.poll() is None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the workers too: they ignore SIGTERM
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert not hung, "the process hung at exit after its last line"
+    assert proc.returncode == 0
