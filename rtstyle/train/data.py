@@ -134,10 +134,11 @@ class BatchLoader:
     """
 
     def __init__(self, files: list[Path], size: int, batch_size: int, seed: int,
-                 workers: int = 0, rank: int = 0, world_size: int = 1):
+                 workers: int = 0, rank: int = 0, world_size: int = 1, pin_memory: bool = False):
         self.schedule = StepSchedule(len(files), batch_size, seed, world_size)
         self.dataset = StepDataset(files, size, self.schedule)
         self.batch, self.rank, self.workers = batch_size, rank, workers
+        self.pin_memory = pin_memory
         self.skipped: set[str] = set()
 
     def _indices(self, first_step: int):
@@ -150,7 +151,7 @@ class BatchLoader:
     def __call__(self, first_step: int):
         loader = DataLoader(self.dataset, batch_sampler=_Sampler(self._indices(first_step)),
                             num_workers=self.workers, collate_fn=_collate,
-                            persistent_workers=False, pin_memory=False,
+                            persistent_workers=False, pin_memory=self.pin_memory,
                             worker_init_fn=_ignore_stop_signals,
                             prefetch_factor=2 if self.workers else None)
         it = iter(loader)

@@ -356,7 +356,8 @@ class _Trainer:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
         self.loader = BatchLoader(self.files, cfg.image_size, cfg.batch_size, cfg.seed,
-                                  cfg.workers, self.world.rank, self.world.size)
+                                  cfg.workers, self.world.rank, self.world.size,
+                                  pin_memory=device.type == "cuda")
         if state is not None:
             self._restore(state)
         self.model = self.net
