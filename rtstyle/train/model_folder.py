@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import images, metadata, report
+from .. import atomic, images, metadata, report
 from ..errors import WeightsError
 from ..metadata import ModelError
 from .transformer_net import TransformerNet, build
@@ -20,7 +20,7 @@ from .transformer_net import TransformerNet, build
 def save(folder: str | os.PathLike, net: TransformerNet, meta: dict[str, Any],
          style_bgr: np.ndarray) -> Path:
     """Write a complete model folder, atomically: a reader sees the old folder or the new one."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save as to_safetensors
 
     folder = Path(folder)
     if not folder.parent.is_dir():
@@ -30,7 +30,8 @@ def save(folder: str | os.PathLike, net: TransformerNet, meta: dict[str, Any],
     old = None
     try:
         state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
-        save_file(state, str(tmp / metadata.WEIGHTS_FILE))
+        # via bytes, so the file gets the usual permissions (save_file makes it owner-only)
+        atomic.write_bytes(tmp / metadata.WEIGHTS_FILE, to_safetensors(state))
         images.write_image(tmp / metadata.STYLE_FILE, style_bgr)
         full = {"format": metadata.FORMAT, "version": metadata.VERSION, "kind": "transformer",
                 "io": dict(metadata.IO_CONTRACT), "weights": metadata.WEIGHTS_FILE, **meta}

@@ -1,0 +1,133 @@
+"""Reading and checking an exported ONNX model before any session is created (torch-free).
+
+An rtstyle ONNX file carries its IO contract and model card in metadata properties (written
+by ``rtstyle export``). :func:`read_contract` refuses files that are not ONNX, are truncated,
+lack the contract, promise a contract the runtime does not know, or whose graph does not take
+and return 3-channel float images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import metadata
+from .metadata import ModelError
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+FP32_FILE = "model.onnx"
+FP16_FILE = "model.fp16.onnx"
+FORMAT = "rtstyle-onnx/1"
+KEY_FORMAT = "rtstyle.format"
+KEY_IO = "rtstyle.io"
+KEY_CARD = "rtstyle.card"
+PRECISIONS = ("fp32", "fp16")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the runtime needs to know about an ONNX model file."""
+
+    path: Path
+    name: str
+    io: dict[str, Any]
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size_multiple(self) -> int:
+        return int(self.io["size_multiple"])
+
+    @property
+    def precision(self) -> str:
+        return str(self.io.get("precision", "fp32"))
+
+    @property
+    def style(self) -> dict[str, Any]:
+        return dict(self.card.get("style", {}))
+
+
+def resolve(path: str | os.PathLike, fp16: bool = False) -> Path:
+    """The ONNX file for ``path``: the file itself, or the one inside a model folder."""
+    p = Path(path)
+    if p.is_dir():
+        names = (FP16_FILE, FP32_FILE) if fp16 else (FP32_FILE,)
+        for name in names:
+            if (p / name).is_file():
+                return p / name
+        if (p / metadata.METADATA_FILE).is_file():
+            raise ModelError(f"{p} has no {FP32_FILE}: export it first with "
+                             f"'rtstyle export --model {p}'")
+        raise ModelError(f"{p} is a folder without {FP32_FILE}")
+    if not p.exists():
+        raise ModelError(f"model not found: {p}")
+    return p
+
+
+def read_contract(path: str | os.PathLike) -> ModelInfo:
+    """Check an ONNX file's metadata and graph signature; returns its :class:`ModelInfo`."""
+    p = resolve(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read {p}: {e.strerror or e}") from e
+    return read_contract_bytes(data, str(p))
+
+
+def read_contract_bytes(data: bytes, where: str) -> ModelInfo:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not data:
+        raise ModelError(f"{where} is empty")
+    try:
+        model = onnx.load_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise ModelError(f"{where} is not an ONNX model (or it is truncated): {e}") from e
+    if not model.graph.node:
+        raise ModelError(f"{where} is not an ONNX model (or it is truncated): no graph")
+    props = {p.key: p.value for p in model.metadata_props}
+    if props.get(KEY_FORMAT) != FORMAT:
+        found = props.get(KEY_FORMAT)
+        raise ModelError(f"{where} lacks rtstyle's contract metadata "
+                         f"({'format ' + repr(found) if found else 'no ' + KEY_FORMAT}); export "
+                         "models with 'rtstyle export', which records how to feed them")
+    try:
+        io = json.loads(props.get(KEY_IO, ""))
+        card = json.loads(props.get(KEY_CARD, "{}"))
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{where}: its contract metadata is not valid JSON ({e})") from e
+    metadata.check_io(io, where)
+    if io.get("precision", "fp32") not in PRECISIONS:
+        raise ModelError(f"{where}: unknown precision {io.get('precision')!r}")
+    _check_signature(model, where)
+    if not isinstance(card, dict):
+        raise ModelError(f"{where}: its model card is not a JSON object")
+    return ModelInfo(Path(where), str(card.get("name") or Path(where).parent.name), io, card)
+
+
+def _check_signature(model, where: str) -> None:
+    import onnx
+
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1 or len(model.graph.output) != 1:
+        raise ModelError(f"{where}: expected one image input and one output, got "
+                         f"{len(inputs)} inputs and {len(model.graph.output)} outputs")
+    for kind, value in (("input", inputs[0]), ("output", model.graph.output[0])):
+        t = value.type.tensor_type
+        if t.elem_type != onnx.TensorProto.FLOAT:
+            raise ModelError(f"{where}: the model's {kind} is not float32")
+        dims = t.shape.dim
+        if len(dims) != 4:
+            raise ModelError(f"{where}: the model's {kind} has rank {len(dims)}, expected NCHW")
+        if dims[1].HasField("dim_value") and dims[1].dim_value != 3:
+            raise ModelError(f"{where}: the model's {kind} has {dims[1].dim_value} channels; "
+                             "rtstyle models take 3-channel RGB")
+        if not dims[1].HasField("dim_value"):
+            raise ModelError(f"{where}: the model's {kind} channel count is not fixed to 3")
+    if inputs[0].name != INPUT_NAME:
+        raise ModelError(f"{where}: input is named {inputs[0].name!r}, expected {INPUT_NAME!r}")
