@@ -1,0 +1,105 @@
+"""``rtstyle image``: stylise image files with a trained style (ONNX Runtime, no torch needed)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .args import add_common, positive_float, positive_int
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """Style, backend and control flags shared by every command that runs the engine."""
+    p.add_argument("--style", required=True, metavar="NAME|PATH",
+                   help="installed style name (see 'rtstyle styles'), .onnx file or model folder")
+    p.add_argument("--blend", metavar="NAME|PATH", help="a second style to blend in")
+    p.add_argument("--blend-weight", type=float, default=0.5, metavar="W",
+                   help="weight of --blend, 0..1 (default 0.5)")
+    p.add_argument("--strength", type=float, default=1.0, metavar="S",
+                   help="0 = original, 1 = fully stylised (default 1)")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the original colours, stylise only the luminance")
+    p.add_argument("--backend", default="auto",
+                   help="auto, ort-trt, ort-cuda, ort-cpu, torch, torch-compile (default auto)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for ort-cpu (0 = all)")
+    p.add_argument("--scale", type=positive_float, default=1.0,
+                   help="run the net at this fraction of the size, then resize back")
+    p.add_argument("--max-side", type=positive_int, metavar="PX",
+                   help="run the net at most at this longer side, then resize back")
+
+
+def make_stylizer(args: argparse.Namespace, shape=None):
+    from .. import styles
+    from ..stylizer import Controls, Stylizer
+
+    models = {"main": styles.find(args.style)}
+    if args.blend:
+        models["blend"] = styles.find(args.blend)
+    controls = Controls(strength=args.strength, preserve_color=args.preserve_color,
+                        blend="blend" if args.blend else None, blend_weight=args.blend_weight)
+    return Stylizer(models, backend=args.backend, threads=args.threads, scale=args.scale,
+                    max_side=args.max_side, controls=controls, warm_up=shape)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("image", help="stylise image files with a trained style",
+                       description=__doc__)
+    add_common(p)
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    p.add_argument("--out", default="out/images", metavar="DIR",
+                   help="output folder (default out/images)")
+    p.add_argument("--format", choices=("png", "jpg", "same"), default="same",
+                   help="output format (default: the input's, PNG for other kinds)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_engine_args(p)
+    p.set_defaults(run=run)
+
+
+def _inputs(paths) -> list[Path]:
+    from .. import images
+    from ..errors import InputError
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = images.list_images(p)
+            if not found:
+                raise InputError(f"no images found in {p}")
+            out += found
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputError(f"image not found: {p}")
+    return out
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "styled"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .. import images
+
+    files = _inputs(args.inputs)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        from ..errors import InputError
+
+        raise InputError(f"--out must be a folder, got a file: {out_dir}")
+    stylizer = make_stylizer(args, shape=None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    label = _safe(stylizer.models["main"].info.name)
+    written = []
+    for f in tqdm(files, desc="image", unit="img", disable=True if args.quiet else None):
+        frame = images.read_image(f)
+        result = stylizer(frame)
+        suffix = f".{args.format}" if args.format != "same" else (
+            f.suffix.lower() if f.suffix.lower() in (".jpg", ".jpeg", ".png") else ".png")
+        target = out_dir / f"{f.stem}_{label}{suffix}"
+        written.append(images.write_image(target, result))
+    print(f"wrote {len(written)} image(s) to {out_dir} with {stylizer.describe()}")
+    return 0

@@ -1,0 +1,66 @@
+"""Finding installed styles by name (torch-free).
+
+A style is a model folder (``model.json`` + ``model.onnx``). They are looked up, in order, in
+the folders of ``$RTSTYLE_MODELS`` (separated by ``os.pathsep``), the repository's ``models/``
+(the shipped styles), and ``~/.local/share/rtstyle/models`` (or ``$XDG_DATA_HOME``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import metadata, onnx_model
+from .errors import unknown
+from .metadata import ModelError
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    folder: Path
+    meta: dict[str, Any]
+
+    @property
+    def onnx(self) -> Path | None:
+        f = self.folder / onnx_model.FP32_FILE
+        return f if f.is_file() else None
+
+
+def search_path() -> list[Path]:
+    paths = [Path(p) for p in os.environ.get("RTSTYLE_MODELS", "").split(os.pathsep) if p]
+    paths.append(Path(__file__).resolve().parents[1] / "models")
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    paths.append(Path(data) / "rtstyle" / "models")
+    return paths
+
+
+def installed() -> list[Style]:
+    """Every readable model folder on the search path (first one wins for a repeated name)."""
+    found: dict[str, Style] = {}
+    for root in search_path():
+        if not root.is_dir():
+            continue
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            try:
+                meta = metadata.read(folder)
+            except ModelError:
+                continue
+            found.setdefault(folder.name, Style(folder.name, folder, meta))
+    return list(found.values())
+
+
+def find(name_or_path: str | os.PathLike) -> Path:
+    """A model path for ``--style``: an existing file/folder, or the name of an installed style."""
+    p = Path(name_or_path)
+    if p.exists() or p.suffix == ".onnx" or len(p.parts) > 1:
+        return p
+    styles = {s.name: s for s in installed()}
+    if str(name_or_path) in styles:
+        return styles[str(name_or_path)].folder
+    if not styles:
+        raise ModelError(f"no style named '{name_or_path}' and no styles are installed; give a "
+                         "path to an .onnx file or a model folder (see 'rtstyle styles')")
+    raise unknown("style", str(name_or_path), styles)

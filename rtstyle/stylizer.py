@@ -1,0 +1,179 @@
+"""The inference engine: BGR uint8 frames in, stylised BGR uint8 frames of the same size out.
+
+This is where frames meet models (through :mod:`rtstyle.frames`, the one place that converts
+colour order and dtype and pads to the model's size multiple). On top of the net it offers the
+run-time controls: ``strength`` (0 = the input, 1 = fully stylised), ``preserve_color`` (keep
+the input's chroma, take the stylised luminance), a second style blended in with a weight, and
+switching between preloaded styles without creating a session. ``scale``/``max_side`` stylise a
+smaller copy for speed and resize the result back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import color, frames, images
+from .errors import ConfigError, InputError, unknown
+
+log = logging.getLogger(__name__)
+
+#: Frames must be at least this many pixels a side (the nets need a few pixels at 1/4 scale).
+MIN_SIDE = 16
+#: Frames larger than 8K (7680x4320) are refused: pass max_side to stylise a smaller copy.
+MAX_PIXELS = 7680 * 4320
+
+
+class FrameError(InputError):
+    """A frame cannot be stylised as it is (size, channels, dtype)."""
+
+
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """Accept grey ``(H, W)``/``(H, W, 1)`` and BGRA ``(H, W, 4)`` uint8 frames as BGR."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        raise FrameError(f"frames must be uint8 arrays, got "
+                         f"{getattr(frame, 'dtype', type(frame).__name__)}")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return frame
+    raise FrameError(f"expected an (H, W, 3) BGR frame, got shape {frame.shape}")
+
+
+def working_size(h: int, w: int, scale: float = 1.0, max_side: int | None = None
+                 ) -> tuple[int, int]:
+    """The size the net runs at for an ``h x w`` frame (checked against MIN_SIDE / MAX_PIXELS)."""
+    s = scale
+    if max_side:
+        s = min(s, max_side / max(h, w))
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    if min(nh, nw) < MIN_SIDE:
+        what = f"{w}x{h}" if (nh, nw) == (h, w) else f"{w}x{h} scaled to {nw}x{nh}"
+        raise FrameError(f"frame {what} is too small: the smallest side rtstyle stylises is "
+                         f"{MIN_SIDE} px")
+    if nh * nw > MAX_PIXELS:
+        raise FrameError(f"frame {w}x{h} is larger than 8K (7680x4320); refusing rather than "
+                         "tiling: pass --max-side (e.g. 3840) to stylise a downscaled copy")
+    return nh, nw
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Run-time controls; every field can change between frames at no cost."""
+
+    #: 0 = the input frame unchanged, 1 = fully stylised; in between, a linear blend.
+    strength: float = 1.0
+    #: Keep the input's colours (chroma), take only the stylised luminance.
+    preserve_color: bool = False
+    #: Name of a second preloaded style to blend in, and its weight (0..1).
+    blend: str | None = None
+    blend_weight: float = 0.5
+
+    def __post_init__(self):
+        if not 0.0 <= self.strength <= 1.0:
+            raise ConfigError(f"strength must be between 0 and 1, got {self.strength}")
+        if not 0.0 <= self.blend_weight <= 1.0:
+            raise ConfigError(f"blend weight must be between 0 and 1, got {self.blend_weight}")
+
+
+def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int = 0,
+                 shape: tuple[int, int] | None = None):
+    """An inference backend for ``model`` (an .onnx file or a model folder) from a spec string."""
+    from . import backends
+
+    spec = (backend or "auto").strip().lower()
+    if spec not in backends.BACKENDS:
+        raise unknown("backend", spec, backends.BACKENDS)
+    if spec in ("torch", "torch-compile"):
+        from .train.torch_backend import TorchBackend  # needs the train extra
+
+        return TorchBackend(model, compiled=spec == "torch-compile")
+    from .onnx_model import resolve
+
+    return backends.OrtBackend(resolve(model), spec, threads, shape)
+
+
+class Stylizer:
+    """Preloaded styles (one session each, warmed up) and the controls, applied per frame."""
+
+    def __init__(self, styles: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike],
+                 backend: str = "auto", threads: int = 0, scale: float = 1.0,
+                 max_side: int | None = None, controls: Controls = Controls(),
+                 warm_up: tuple[int, int] | None = (256, 256)):
+        if not isinstance(styles, Mapping):
+            styles = {Path(p).stem if Path(p).suffix == ".onnx" else Path(p).name: p
+                      for p in styles}
+        if not styles:
+            raise ConfigError("no style given")
+        if not 0 < scale <= 4:
+            raise ConfigError(f"scale must be in (0, 4], got {scale}")
+        if max_side is not None and max_side < MIN_SIDE:
+            raise ConfigError(f"max-side must be at least {MIN_SIDE}, got {max_side}")
+        self.scale, self.max_side = scale, max_side
+        self.models = {name: make_backend(path, backend, threads, warm_up)
+                       for name, path in styles.items()}
+        if warm_up:
+            for m in self.models.values():
+                m.warm_up(warm_up)
+        self.style = next(iter(self.models))
+        self.controls = controls
+        self._check_blend(controls)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def use(self, name: str) -> None:
+        """Switch the active style (preloaded: no session is created)."""
+        if name not in self.models:
+            raise unknown("style", name, self.models)
+        self.style = name
+
+    def set_controls(self, controls: Controls) -> None:
+        self._check_blend(controls)
+        self.controls = controls
+
+    def _check_blend(self, c: Controls) -> None:
+        if c.blend is not None and c.blend not in self.models:
+            raise unknown("style to blend", c.blend, self.models)
+
+    def describe(self) -> str:
+        return self.models[self.style].describe()
+
+    def _net(self, name: str, frame: np.ndarray) -> np.ndarray:
+        model = self.models[name]
+        batch, size = frames.pad_to_multiple(frames.to_model_input(frame), model.info.size_multiple)
+        return frames.from_model_output(frames.crop_to(model.run(batch), size))
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        c = self.controls
+        frame = as_bgr(frame)
+        h, w = frame.shape[:2]
+        size = working_size(h, w, self.scale, self.max_side)
+        if c.strength == 0.0:
+            return frame.copy()
+        small = images.resize_to(frame, size) if size != (h, w) else frame
+        out = self._net(self.style, small)
+        if c.blend is not None and c.blend_weight > 0:
+            other = self._net(c.blend, small)
+            out = _mix(out, other, c.blend_weight)
+        if size != (h, w):
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        if c.preserve_color:
+            out = color.keep_chroma(out, frame)
+        if c.strength < 1.0:
+            out = _mix(frame, out, c.strength)
+        return out
+
+
+def _mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """(1 - t) * a + t * b, rounded, for uint8 frames."""
+    return cv2.addWeighted(a, 1.0 - t, b, t, 0.0)
