@@ -85,8 +85,11 @@ class Controls:
 
 
 def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int = 0,
-                 shape: tuple[int, int] | None = None):
-    """An inference backend for ``model`` (an .onnx file or a model folder) from a spec string."""
+                 shape: tuple[int, int] | None = None, fp16: bool = False):
+    """An inference backend for ``model`` (an .onnx file or a model folder) from a spec string.
+
+    ``fp16`` picks a model folder's ``model.fp16.onnx`` when it has one.
+    """
     from . import backends
 
     spec = (backend or "auto").strip().lower()
@@ -98,7 +101,7 @@ def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int =
         return TorchBackend(model, compiled=spec == "torch-compile")
     from .onnx_model import resolve
 
-    return backends.OrtBackend(resolve(model), spec, threads, shape)
+    return backends.OrtBackend(resolve(model, fp16=fp16), spec, threads, shape)
 
 
 class Stylizer:
@@ -107,7 +110,7 @@ class Stylizer:
     def __init__(self, styles: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike],
                  backend: str = "auto", threads: int = 0, scale: float = 1.0,
                  max_side: int | None = None, controls: Controls = Controls(),
-                 warm_up: tuple[int, int] | None = (256, 256)):
+                 warm_up: tuple[int, int] | None = (256, 256), fp16: bool = False):
         if not isinstance(styles, Mapping):
             styles = {Path(p).stem if Path(p).suffix == ".onnx" else Path(p).name: p
                       for p in styles}
@@ -118,7 +121,7 @@ class Stylizer:
         if max_side is not None and max_side < MIN_SIDE:
             raise ConfigError(f"max-side must be at least {MIN_SIDE}, got {max_side}")
         self.scale, self.max_side = scale, max_side
-        self.models = {name: make_backend(path, backend, threads, warm_up)
+        self.models = {name: make_backend(path, backend, threads, warm_up, fp16)
                        for name, path in styles.items()}
         if warm_up:
             for m in self.models.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_common, positive_float, positive_int
+from .args import add_common, nonneg_int, positive_float, positive_int
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -21,7 +21,9 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                    help="keep the original colours, stylise only the luminance")
     p.add_argument("--backend", default="auto",
                    help="auto, ort-trt, ort-cuda, ort-cpu, torch, torch-compile (default auto)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for ort-cpu (0 = all)")
+    p.add_argument("--threads", type=nonneg_int, default=0, help="CPU threads for ort-cpu (0 = all)")
+    p.add_argument("--fp16", action="store_true",
+                   help="use the model folder's fp16 ONNX file (rtstyle export --fp16) if it has one")
     p.add_argument("--scale", type=positive_float, default=1.0,
                    help="run the net at this fraction of the size, then resize back")
     p.add_argument("--max-side", type=positive_int, metavar="PX",
@@ -38,7 +40,7 @@ def make_stylizer(args: argparse.Namespace, shape=None):
     controls = Controls(strength=args.strength, preserve_color=args.preserve_color,
                         blend="blend" if args.blend else None, blend_weight=args.blend_weight)
     return Stylizer(models, backend=args.backend, threads=args.threads, scale=args.scale,
-                    max_side=args.max_side, controls=controls, warm_up=shape)
+                    max_side=args.max_side, controls=controls, warm_up=shape, fp16=args.fp16)
 
 
 def register(sub) -> None:
