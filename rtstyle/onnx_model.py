@@ -95,8 +95,11 @@ def read_contract_bytes(data: bytes, where: str) -> ModelInfo:
         raise ModelError(f"{where} lacks rtstyle's contract metadata "
                          f"({'format ' + repr(found) if found else 'no ' + KEY_FORMAT}); export "
                          "models with 'rtstyle export', which records how to feed them")
+    if KEY_IO not in props:
+        raise ModelError(f"{where} lacks {KEY_IO} (its IO contract); re-export it with "
+                         "'rtstyle export'")
     try:
-        io = json.loads(props.get(KEY_IO, ""))
+        io = json.loads(props[KEY_IO])
         card = json.loads(props.get(KEY_CARD, "{}"))
     except json.JSONDecodeError as e:
         raise ModelError(f"{where}: its contract metadata is not valid JSON ({e})") from e
@@ -131,3 +134,6 @@ def _check_signature(model, where: str) -> None:
             raise ModelError(f"{where}: the model's {kind} channel count is not fixed to 3")
     if inputs[0].name != INPUT_NAME:
         raise ModelError(f"{where}: input is named {inputs[0].name!r}, expected {INPUT_NAME!r}")
+    if model.graph.output[0].name != OUTPUT_NAME:
+        raise ModelError(f"{where}: output is named {model.graph.output[0].name!r}, expected "
+                         f"{OUTPUT_NAME!r}")

@@ -60,7 +60,8 @@ def working_size(h: int, w: int, scale: float = 1.0, max_side: int | None = None
         raise FrameError(f"frame {what} is too small: the smallest side rtstyle stylises is "
                          f"{MIN_SIDE} px")
     if nh * nw > MAX_PIXELS:
-        raise FrameError(f"frame {w}x{h} is larger than 8K (7680x4320); refusing rather than "
+        what = f"{w}x{h}" if (nh, nw) == (h, w) else f"{w}x{h} scaled to {nw}x{nh}"
+        raise FrameError(f"frame {what} is larger than 8K (7680x4320); refusing rather than "
                          "tiling: pass --max-side (e.g. 3840) to stylise a downscaled copy")
     return nh, nw
 
@@ -112,8 +113,7 @@ class Stylizer:
                  max_side: int | None = None, controls: Controls = Controls(),
                  warm_up: tuple[int, int] | None = (256, 256), fp16: bool = False):
         if not isinstance(styles, Mapping):
-            styles = {Path(p).stem if Path(p).suffix == ".onnx" else Path(p).name: p
-                      for p in styles}
+            styles = _name_paths(styles)
         if not styles:
             raise ConfigError("no style given")
         if not 0 < scale <= 4:
@@ -175,6 +175,23 @@ class Stylizer:
         if c.strength < 1.0:
             out = _mix(frame, out, c.strength)
         return out
+
+
+def _name_paths(paths: Sequence[str | os.PathLike]) -> dict[str, str | os.PathLike]:
+    """Names for a list of model paths: the file or folder name, or its parent's when that is
+    the generic 'model' (runs/starry/model -> starry); repeated names get -2, -3, ..."""
+    named: dict[str, str | os.PathLike] = {}
+    for p in paths:
+        path = Path(p)
+        name = path.name[:-len(".onnx")] if path.name.endswith(".onnx") else path.name
+        if name in ("model", "model.fp16") and path.parent.name:
+            folder = path.parent if path.suffix == ".onnx" else path
+            name = folder.parent.name if folder.name == "model" else folder.name
+        base, k = name, 2
+        while name in named:
+            name, k = f"{base}-{k}", k + 1
+        named[name] = p
+    return named
 
 
 def _mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -75,6 +75,21 @@ def _inputs(paths) -> list[Path]:
     return out
 
 
+def _targets(files, out_dir: Path, label: str, fmt: str) -> list[Path]:
+    """``<stem>_<style>.<ext>`` per input; inputs with the same name get _2, _3, ..."""
+    seen: set[Path] = set()
+    out = []
+    for f in files:
+        suffix = f".{fmt}" if fmt != "same" else (
+            f.suffix.lower() if f.suffix.lower() in (".jpg", ".jpeg", ".png") else ".png")
+        target, k = out_dir / f"{f.stem}_{label}{suffix}", 2
+        while target in seen:
+            target, k = out_dir / f"{f.stem}_{label}_{k}{suffix}", k + 1
+        seen.add(target)
+        out.append(target)
+    return out
+
+
 def _safe(name: str) -> str:
     import re
 
@@ -95,13 +110,10 @@ def run(args: argparse.Namespace) -> int:
     stylizer = make_stylizer(args, shape=None)
     out_dir.mkdir(parents=True, exist_ok=True)
     label = _safe(stylizer.models["main"].info.name)
+    targets = _targets(files, out_dir, label, args.format)
     written = []
-    for f in tqdm(files, desc="image", unit="img", disable=True if args.quiet else None):
-        frame = images.read_image(f)
-        result = stylizer(frame)
-        suffix = f".{args.format}" if args.format != "same" else (
-            f.suffix.lower() if f.suffix.lower() in (".jpg", ".jpeg", ".png") else ".png")
-        target = out_dir / f"{f.stem}_{label}{suffix}"
-        written.append(images.write_image(target, result))
+    for f, target in tqdm(list(zip(files, targets)), desc="image", unit="img",
+                          disable=True if args.quiet else None):
+        written.append(images.write_image(target, stylizer(images.read_image(f))))
     print(f"wrote {len(written)} image(s) to {out_dir} with {stylizer.describe()}")
     return 0

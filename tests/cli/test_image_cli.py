@@ -1,0 +1,406 @@
+"""``rtstyle image`` and ``rtstyle styles`` in-process on two tiny exported styles: output
+names, formats and sizes, the control flags, the style library, and one-line errors for bad
+models, flags and inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from rtstyle import metadata, onnx_model
+from rtstyle.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "rtstyle" / "assets"
+
+# --- two tiny exported styles, trained once per session (cached in the session's tmp folder) --
+
+#: Flags that make `rtstyle train` take a fraction of a second per step on a CPU
+#: (the same as tests/train/conftest.py's TINY).
+TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
+        "--device", "cpu", "--preview-every", "0", "--quiet"]
+
+
+def build_styles(base: Path) -> dict[str, Path]:
+    """Model folders 'starry' (Van Gogh, seed 1, with credit) and 'bright' (a synthetic colourful
+    image, seed 2), each trained 2 steps and exported; reused when ``base`` already holds them."""
+    from rtstyle.cli import main
+
+    models = {"starry": base / "starry" / "model", "bright": base / "bright" / "model"}
+    if all((m / "model.onnx").is_file() for m in models.values()):
+        return models
+    base.mkdir(parents=True, exist_ok=True)
+    photos = base / "photos"
+    photos.mkdir(exist_ok=True)
+    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
+    for i in range(3):
+        cv2.imwrite(str(photos / f"p{i}.png"), photo[i * 40:i * 40 + 96, i * 50:i * 50 + 128])
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    bright = np.stack([127 + 127 * np.sin(xx / 3), 127 + 127 * np.cos(yy / 5),
+                       127 + 127 * np.sin((xx + yy) / 7)], axis=-1)
+    cv2.imwrite(str(base / "bright.png"), np.clip(bright, 0, 255).astype(np.uint8))
+    runs = {"starry": [ASSETS / "starry_night_van_gogh.jpg", "1", "--style-credit",
+                       "The Starry Night, Vincent van Gogh (1889)", "--style-license",
+                       "public domain"],
+            "bright": [base / "bright.png", "2"]}
+    for name, (style, seed, *extra) in runs.items():
+        argv = ["train", "--style", style, "--data", photos, "--out", base / name, "--steps", "2",
+                "--seed", seed, "--style-name", name, *extra, *TINY, "--force"]
+        assert main([str(a) for a in argv]) == 0
+        assert main(["export", "--model", str(models[name])]) == 0
+    return models
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    return build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
+
+
+
+def cli(argv, capsys):
+    """Run ``rtstyle argv`` in-process; argparse errors exit via SystemExit."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("rtstyle"), lines[0]
+    assert "error" in lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def onnx_file(path: Path, channels: int = 3, rtstyle_metadata: bool = True) -> Path:
+    """A hand-made Identity ONNX model with input 'input' float [N, channels, H, W]."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    dims = ["N", channels, "H", "W"]
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, dims)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if rtstyle_metadata:
+        helper.set_model_props(model, {onnx_model.KEY_FORMAT: onnx_model.FORMAT,
+                                       onnx_model.KEY_IO: json.dumps(metadata.IO_CONTRACT)})
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_user_styles(tmp_path, monkeypatch):
+    """Only the styles a test installs: an empty $RTSTYLE_MODELS and user data folder."""
+    (tmp_path / "no-styles").mkdir()
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "no-styles"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch, models) -> Path:
+    lib = tmp_path / "library"
+    for name, folder in models.items():
+        shutil.copytree(folder, lib / name)
+    monkeypatch.setenv("RTSTYLE_MODELS", str(lib))
+    return lib
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("inputs")
+    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
+    small = cv2.resize(photo, (64, 48), interpolation=cv2.INTER_AREA)
+    odd = cv2.resize(photo, (53, 37), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(d / "photo.jpg"), small)
+    cv2.imwrite(str(d / "odd.png"), odd)
+    rgb = cv2.cvtColor(odd, cv2.COLOR_BGR2RGB)
+    Image.fromarray(rgb).convert("L").save(d / "grey.png")
+    alpha = np.tile(np.linspace(0, 255, 53, dtype=np.uint8), (37, 1))
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(d / "rgba.png")
+    cv2.imwrite(str(d / "tiny.png"), odd[:8, :8])
+    folder = d / "folder"
+    (folder / "sub").mkdir(parents=True)
+    cv2.imwrite(str(folder / "a.jpg"), small)
+    cv2.imwrite(str(folder / "sub" / "b.png"), odd)
+    (folder / "notes.txt").write_text("not an image")
+    return {p.stem if p.is_file() else p.name: p for p in d.iterdir()}
+
+
+@pytest.fixture
+def out(tmp_path) -> Path:
+    return tmp_path / "out"
+
+
+def image(inp, style, out_dir, *extra):
+    return ["image", inp, "--style", style, "--out", out_dir, "-q", *extra]
+
+
+def read(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert img is not None, path
+    return img
+
+
+# --- what gets written -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, fmt, expected", [
+    ("photo", None, "photo_starry.jpg"),
+    ("odd", None, "odd_starry.png"),
+    ("photo", "png", "photo_starry.png"),
+    ("odd", "jpg", "odd_starry.jpg"),
+    ("odd", "same", "odd_starry.png"),
+])
+def test_writes_stem_style_ext_at_the_input_size(capsys, models, inputs, out, name, fmt,
+                                                   expected):
+    extra = ["--format", fmt] if fmt else []
+    code, stdout, err = cli(image(inputs[name], models["starry"], out, *extra), capsys)
+    assert code == 0, err
+    assert err == ""
+    assert sorted(p.name for p in out.iterdir()) == [expected]
+    src, dst = read(inputs[name]), read(out / expected)
+    assert dst.shape == src.shape
+    assert np.abs(dst.astype(int) - src).mean() > 5
+    assert "wrote 1 image(s)" in stdout and "ort-cpu" in stdout
+
+
+def test_a_folder_of_images(capsys, models, inputs, out):
+    code, stdout, err = cli(image(inputs["folder"], models["bright"], out), capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["a_bright.jpg", "b_bright.png"]
+    assert read(out / "a_bright.jpg").shape == (48, 64, 3)
+    assert read(out / "b_bright.png").shape == (37, 53, 3)
+    assert "wrote 2 image(s)" in stdout
+
+
+def test_several_inputs_and_the_onnx_file_itself(capsys, models, inputs, out):
+    argv = ["image", inputs["photo"], inputs["odd"], "--style", models["starry"] / "model.onnx",
+            "--out", out, "-q"]
+    code, stdout, err = cli(argv, capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["odd_starry.png", "photo_starry.jpg"]
+
+
+def test_inputs_with_the_same_stem_do_not_overwrite_each_other(capsys, models, inputs, tmp_path,
+                                                               out):
+    d = tmp_path / "in"
+    (d / "day1").mkdir(parents=True)
+    (d / "day2").mkdir()
+    shutil.copy(inputs["photo"], d / "day1" / "img.jpg")
+    shutil.copy(inputs["odd"], d / "day2" / "img.jpg")
+    code, stdout, err = cli(image(d, models["starry"], out), capsys)
+    written = list(out.iterdir()) if out.exists() else []
+    if code == 0:
+        assert len(written) == 2, (stdout, [p.name for p in written])
+    else:
+        assert_one_line_error(err)
+
+
+def test_strength_zero_writes_the_input(capsys, models, inputs, out):
+    code, _, err = cli(image(inputs["odd"], models["starry"], out, "--strength", "0"), capsys)
+    assert code == 0, err
+    assert np.array_equal(read(out / "odd_starry.png"), read(inputs["odd"]))
+
+
+def test_the_two_styles_write_different_images(capsys, models, inputs, out):
+    for style in models.values():
+        assert cli(image(inputs["odd"], style, out), capsys)[0] == 0
+    a, b = read(out / "odd_starry.png"), read(out / "odd_bright.png")
+    assert np.abs(a.astype(int) - b).mean() > 5
+
+
+@pytest.mark.parametrize("extra", [
+    ["--preserve-color"],
+    ["--blend", "BRIGHT", "--blend-weight", "0.3"],
+    ["--blend", "BRIGHT", "--blend-weight", "1"],
+    ["--scale", "0.5"],
+    ["--max-side", "32"],
+    ["--strength", "0.5", "--preserve-color", "--scale", "0.75"],
+    ["--threads", "1", "--backend", "ort-cpu"],
+    ["--backend", "auto"],
+], ids=["preserve-color", "blend", "blend-1", "scale", "max-side", "combined", "threads",
+        "auto"])
+def test_control_flags_write_the_input_size(capsys, models, inputs, out, extra):
+    extra = [str(models["bright"]) if a == "BRIGHT" else a for a in extra]
+    code, stdout, err = cli(image(inputs["odd"], models["starry"], out, *extra), capsys)
+    assert code == 0, err
+    assert "ort-cpu" in stdout
+    result = read(out / "odd_starry.png")
+    assert result.shape == (37, 53, 3)
+    assert np.abs(result.astype(int) - read(inputs["odd"])).mean() > 1
+
+
+def test_the_torch_backend(capsys, models, inputs, out):
+    pytest.importorskip("torch")
+    code, stdout, err = cli(image(inputs["odd"], models["starry"], out, "--backend", "torch"),
+                            capsys)
+    assert code == 0, err
+    assert "torch (cpu)" in stdout
+    assert read(out / "odd_starry.png").shape == (37, 53, 3)
+
+
+def test_fp16_picks_the_fp16_export_and_falls_back_to_fp32(capsys, models, inputs, tmp_path):
+    folder = tmp_path / "starry"
+    shutil.copytree(models["starry"], folder)
+    code, stdout, err = cli(image(inputs["odd"], folder, tmp_path / "a", "--fp16"), capsys)
+    assert code == 0, err
+    assert "ort-cpu (fp32)" in stdout  # no fp16 file yet
+    assert cli(["export", "--model", folder, "--fp16"], capsys)[0] == 0
+    code, stdout, err = cli(image(inputs["odd"], folder, tmp_path / "b", "--fp16"), capsys)
+    assert code == 0, err
+    assert "ort-cpu (fp16)" in stdout
+    a, b = read(tmp_path / "a" / "odd_starry.png"), read(tmp_path / "b" / "odd_starry.png")
+    assert a.shape == b.shape == (37, 53, 3)
+    assert np.abs(a.astype(int) - b).max() <= 3
+
+
+@pytest.mark.parametrize("name", ["grey", "rgba"])
+def test_grey_and_rgba_inputs_give_colour_outputs(capsys, models, inputs, out, name):
+    code, _, err = cli(image(inputs[name], models["starry"], out), capsys)
+    assert code == 0, err
+    assert read(out / f"{name}_starry.png").shape == (37, 53, 3)
+
+
+# --- the style library -----------------------------------------------------------------------
+
+def test_styles_lists_names_credit_and_licence(capsys, library):
+    code, stdout, err = cli(["styles"], capsys)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    starry = next(line for line in lines if line.startswith("starry "))
+    assert "tiny" in starry
+    assert "The Starry Night, Vincent van Gogh (1889)" in starry and "public domain" in starry
+    bright = next(line for line in lines if line.startswith("bright "))
+    assert "credit unknown" in bright and "licence unknown" in bright
+    assert str(library / "starry") in stdout
+    assert "not exported" not in stdout
+
+
+def test_styles_marks_an_unexported_style(capsys, library):
+    (library / "bright" / "model.onnx").unlink()
+    code, stdout, _ = cli(["styles"], capsys)
+    assert code == 0
+    bright = next(line for line in stdout.splitlines() if line.startswith("bright "))
+    assert "not exported" in bright and "rtstyle export" in bright
+
+
+def test_styles_with_none_installed(capsys, tmp_path):
+    if any((p / "model.json").is_file() for p in (ROOT / "models").iterdir() if p.is_dir()):
+        pytest.skip("the repository ships styles")
+    code, stdout, err = cli(["styles"], capsys)
+    assert code == 0, err
+    assert "no styles installed" in stdout
+    assert str(tmp_path / "no-styles") in stdout
+
+
+def test_style_by_name(capsys, library, inputs, out):
+    code, stdout, err = cli(image(inputs["photo"], "starry", out, "--blend", "bright"), capsys)
+    assert code == 0, err
+    assert [p.name for p in out.iterdir()] == ["photo_starry.jpg"]
+
+
+def test_an_unknown_style_name_suggests_one(capsys, library, inputs, out):
+    code, _, err = cli(image(inputs["photo"], "stary", out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "unknown style 'stary'", "did you mean 'starry'")
+    assert not out.exists()
+
+
+def test_an_unknown_style_name_with_none_installed(capsys, inputs, out):
+    code, _, err = cli(image(inputs["photo"], "starry", out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "no style named 'starry'", "rtstyle styles")
+
+
+def test_an_unexported_style_name_says_how_to_export(capsys, library, inputs, out):
+    (library / "bright" / "model.onnx").unlink()
+    code, _, err = cli(image(inputs["photo"], "bright", out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "rtstyle export --model")
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bad_models(tmp_path_factory, models) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad_models")
+    (d / "random.onnx").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8)
+                                    .tobytes())
+    data = (models["starry"] / "model.onnx").read_bytes()
+    (d / "truncated.onnx").write_bytes(data[:len(data) // 2])
+    (d / "empty.onnx").write_bytes(b"")
+    onnx_file(d / "no_metadata.onnx", rtstyle_metadata=False)
+    onnx_file(d / "one_channel.onnx", channels=1)
+    (d / "run").mkdir()
+    return {p.stem: p for p in d.iterdir()}
+
+
+# (id, model, extra flags, input, exit code, words in the message)
+ERRORS = [
+    ("random-bytes", "random", [], "photo", 1, ["random.onnx", "not an ONNX model"]),
+    ("truncated", "truncated", [], "photo", 1, ["truncated.onnx", "truncated"]),
+    ("empty-file", "empty", [], "photo", 1, ["empty.onnx is empty"]),
+    ("no-metadata", "no_metadata", [], "photo", 1, ["lacks rtstyle's contract metadata",
+                                                     "rtstyle export"]),
+    ("one-channel", "one_channel", [], "photo", 1, ["1 channels", "3-channel"]),
+    ("folder-without-model", "run", [], "photo", 1, ["without model.onnx"]),
+    ("missing-model", "nope.onnx", [], "photo", 1, ["model not found", "nope.onnx"]),
+    ("ort-cuda", None, ["--backend", "ort-cuda"], "photo", 1,
+     ["backend ort-cuda is not available", "available: ort-cpu"]),
+    ("bogus-backend", None, ["--backend", "bogus"], "photo", 1, ["unknown backend 'bogus'"]),
+    ("backend-typo", None, ["--backend", "ort-cp"], "photo", 1, ["did you mean 'ort-cpu'"]),
+    ("strength", None, ["--strength", "2"], "photo", 1, ["strength", "between 0 and 1"]),
+    ("negative-strength", None, ["--strength", "-0.5"], "photo", 1, ["strength"]),
+    ("blend-weight", None, ["--blend-weight", "3"], "photo", 1, ["blend weight",
+                                                                 "between 0 and 1"]),
+    ("strength-not-a-number", None, ["--strength", "lots"], "photo", 2, ["--strength"]),
+    ("scale-zero", None, ["--scale", "0"], "photo", 2, ["--scale", "> 0"]),
+    ("scale-too-big", None, ["--scale", "9"], "photo", 1, ["scale"]),
+    ("max-side-small", None, ["--max-side", "8"], "photo", 1, ["max-side", "16"]),
+    ("max-side-zero", None, ["--max-side", "0"], "photo", 2, ["--max-side"]),
+    ("negative-threads", None, ["--threads", "-1"], "photo", 2, ["--threads"]),
+    ("bad-format", None, ["--format", "gif"], "photo", 2, ["--format"]),
+    ("tiny-image", None, [], "tiny", 1, ["8x8", "16 px"]),
+    ("missing-input", None, [], "missing.jpg", 1, ["image not found", "missing.jpg"]),
+    ("unreadable-input", None, [], "notes.txt", 1, ["cannot read image", "notes.txt"]),
+    ("blend-missing", None, ["--blend", "nope.onnx"], "photo", 1, ["model not found"]),
+]
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=[c[0] for c in ERRORS])
+def test_bad_models_flags_and_inputs_are_one_line_errors(case, capsys, models, bad_models, inputs,
+                                                         out, tmp_path):
+    _, model, extra, inp, code, needles = case
+    style = models["starry"] if model is None else bad_models.get(model, tmp_path / model)
+    inp = inputs.get(inp) or (inputs["folder"] / inp if inp == "notes.txt" else tmp_path / inp)
+    status, stdout, err = cli(image(inp, style, out, *extra), capsys)
+    assert status == code
+    assert_one_line_error(err, *needles)
+    assert "wrote" not in stdout
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_out_must_be_a_folder(capsys, models, inputs, tmp_path):
+    (tmp_path / "file").write_text("x")
+    status, _, err = cli(image(inputs["photo"], models["starry"], tmp_path / "file"), capsys)
+    assert status == 1
+    assert_one_line_error(err, "--out must be a folder")
+
+
+def test_a_folder_without_images(capsys, models, tmp_path, out):
+    (tmp_path / "nothing").mkdir()
+    status, _, err = cli(image(tmp_path / "nothing", models["starry"], out), capsys)
+    assert status == 1
+    assert_one_line_error(err, "no images found")

@@ -1,0 +1,211 @@
+"""Finding installed styles by name: $RTSTYLE_MODELS, the repository's models/ and the user's
+data folder; folders without a valid model.json are skipped."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rtstyle import styles
+from rtstyle.errors import ConfigError
+from rtstyle.metadata import ModelError
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "rtstyle" / "assets"
+
+# --- two tiny exported styles, trained once per session (cached in the session's tmp folder) --
+
+#: Flags that make `rtstyle train` take a fraction of a second per step on a CPU
+#: (the same as tests/train/conftest.py's TINY).
+TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
+        "--device", "cpu", "--preview-every", "0", "--quiet"]
+
+
+def build_styles(base: Path) -> dict[str, Path]:
+    """Model folders 'starry' (Van Gogh, seed 1, with credit) and 'bright' (a synthetic colourful
+    image, seed 2), each trained 2 steps and exported; reused when ``base`` already holds them."""
+    from rtstyle.cli import main
+
+    models = {"starry": base / "starry" / "model", "bright": base / "bright" / "model"}
+    if all((m / "model.onnx").is_file() for m in models.values()):
+        return models
+    base.mkdir(parents=True, exist_ok=True)
+    photos = base / "photos"
+    photos.mkdir(exist_ok=True)
+    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
+    for i in range(3):
+        cv2.imwrite(str(photos / f"p{i}.png"), photo[i * 40:i * 40 + 96, i * 50:i * 50 + 128])
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    bright = np.stack([127 + 127 * np.sin(xx / 3), 127 + 127 * np.cos(yy / 5),
+                       127 + 127 * np.sin((xx + yy) / 7)], axis=-1)
+    cv2.imwrite(str(base / "bright.png"), np.clip(bright, 0, 255).astype(np.uint8))
+    runs = {"starry": [ASSETS / "starry_night_van_gogh.jpg", "1", "--style-credit",
+                       "The Starry Night, Vincent van Gogh (1889)", "--style-license",
+                       "public domain"],
+            "bright": [base / "bright.png", "2"]}
+    for name, (style, seed, *extra) in runs.items():
+        argv = ["train", "--style", style, "--data", photos, "--out", base / name, "--steps", "2",
+                "--seed", seed, "--style-name", name, *extra, *TINY, "--force"]
+        assert main([str(a) for a in argv]) == 0
+        assert main(["export", "--model", str(models[name])]) == 0
+    return models
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    return build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
+
+
+
+REPO_MODELS = ROOT / "models"
+
+
+def repo_has_styles() -> bool:
+    return REPO_MODELS.is_dir() and any((p / "model.json").is_file()
+                                        for p in REPO_MODELS.iterdir() if p.is_dir())
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch, models) -> Path:
+    """$RTSTYLE_MODELS = a folder with copies of the two styles; an empty user data folder."""
+    lib = tmp_path / "library"
+    lib.mkdir()
+    for name, folder in models.items():
+        shutil.copytree(folder, lib / name)
+    monkeypatch.setenv("RTSTYLE_MODELS", str(lib))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return lib
+
+
+def installed_here(lib: Path) -> dict[str, styles.Style]:
+    """The installed styles that live under ``lib`` (the repository may ship others)."""
+    return {s.name: s for s in styles.installed() if s.folder.parent == lib}
+
+
+def test_search_path_order(tmp_path, monkeypatch):
+    a, b = tmp_path / "a", tmp_path / "b"
+    monkeypatch.setenv("RTSTYLE_MODELS", f"{a}{os.pathsep}{os.pathsep}{b}")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert styles.search_path() == [a, b, REPO_MODELS, tmp_path / "data" / "rtstyle" / "models"]
+    monkeypatch.delenv("RTSTYLE_MODELS")
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert styles.search_path() == [REPO_MODELS,
+                                    tmp_path / "home" / ".local" / "share" / "rtstyle" / "models"]
+
+
+def test_installed_lists_the_styles_with_their_metadata(library):
+    found = installed_here(library)
+    assert sorted(found) == ["bright", "starry"]
+    starry = found["starry"]
+    assert starry.folder == library / "starry"
+    assert starry.onnx == library / "starry" / "model.onnx"
+    assert starry.meta["style"]["credit"] == "The Starry Night, Vincent van Gogh (1889)"
+    assert starry.meta["style"]["license"] == "public domain"
+    assert found["bright"].meta["style"]["credit"] == ""
+    assert found["bright"].meta["net"]["name"] == "tiny"
+
+
+def test_find_a_name_returns_its_folder(library):
+    assert styles.find("starry") == library / "starry"
+    assert styles.find("bright") == library / "bright"
+
+
+def test_a_found_style_runs(library):
+    from rtstyle.stylizer import Stylizer
+
+    st = Stylizer({"s": styles.find("starry")}, backend="ort-cpu", warm_up=None)
+    assert st(np.full((20, 24, 3), 128, np.uint8)).shape == (20, 24, 3)
+
+
+@pytest.mark.parametrize("name, suggestion", [("stary", "starry"), ("Bright", "bright"),
+                                              ("brite", "bright")])
+def test_unknown_name_suggests_the_closest(library, name, suggestion):
+    with pytest.raises(ConfigError) as e:
+        styles.find(name)
+    assert f"unknown style '{name}'" in str(e.value)
+    assert f"did you mean '{suggestion}'" in str(e.value)
+    assert "starry" in str(e.value) and "bright" in str(e.value)  # the choices
+
+
+def test_unknown_name_without_any_style_installed(tmp_path, monkeypatch):
+    if repo_has_styles():
+        pytest.skip("the repository ships styles")
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "empty").mkdir()
+    assert styles.installed() == []
+    with pytest.raises(ModelError, match="no style named 'starry' and no styles are installed"):
+        styles.find("starry")
+
+
+def test_paths_are_returned_as_they_are(library, tmp_path, monkeypatch):
+    folder = library / "starry"
+    assert styles.find(folder) == folder
+    assert styles.find(str(folder / "model.onnx")) == folder / "model.onnx"
+    # not there (yet), but clearly paths: the loader reports them, not the name lookup
+    assert styles.find("missing.onnx") == Path("missing.onnx")
+    assert styles.find(str(tmp_path / "nope" / "model")) == tmp_path / "nope" / "model"
+    assert styles.find("runs/x/model") == Path("runs/x/model")
+    # a relative path that exists wins over an installed style of the same name
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "starry").mkdir()
+    assert styles.find("starry") == Path("starry")
+
+
+def test_folders_without_a_valid_model_json_are_skipped(library):
+    bad = {
+        "empty": None,
+        "not-json": b"{ this is not json",
+        "not-utf8": b"\xff\xfe\x00garbage",
+        "a-list": json.dumps([1, 2]).encode(),
+        "other-format": json.dumps({"format": "something-else", "version": 1}).encode(),
+    }
+    for name, content in bad.items():
+        (library / name).mkdir()
+        if content is not None:
+            (library / name / "model.json").write_bytes(content)
+    meta = json.loads((library / "starry" / "model.json").read_text())
+    for name, change in {"version-2": {"version": 2}, "no-net": {"net": None},
+                         "other-kind": {"kind": "diffusion"},
+                         "bad-io": {"io": {**meta["io"], "channels": "BGR"}}}.items():
+        shutil.copytree(library / "starry", library / name)
+        (library / name / "model.json").write_text(json.dumps({**meta, **change}))
+    (library / "model.json").write_text("{}")  # a stray file in the root is not a style
+    (library / "readme.txt").write_text("hello")
+    assert sorted(installed_here(library)) == ["bright", "starry"]
+    with pytest.raises(ConfigError, match="unknown style 'version-2'"):
+        styles.find("version-2")
+
+
+def test_an_unexported_style_is_listed_without_onnx(library):
+    (library / "bright" / "model.onnx").unlink()
+    found = installed_here(library)
+    assert found["bright"].onnx is None
+    assert styles.find("bright") == library / "bright"
+
+
+def test_the_first_root_wins_for_a_repeated_name(library, tmp_path, monkeypatch):
+    second = tmp_path / "second"
+    shutil.copytree(library / "bright", second / "starry")  # a different 'starry'
+    monkeypatch.setenv("RTSTYLE_MODELS", f"{tmp_path / 'absent'}{os.pathsep}{library}"
+                                         f"{os.pathsep}{second}")
+    found = {s.name: s for s in styles.installed()}
+    assert found["starry"].folder == library / "starry"
+    monkeypatch.setenv("RTSTYLE_MODELS", f"{second}{os.pathsep}{library}")
+    assert styles.find("starry") == second / "starry"
+    assert styles.find("bright") == library / "bright"
+
+
+def test_the_user_data_folder_is_searched(tmp_path, monkeypatch, models):
+    monkeypatch.delenv("RTSTYLE_MODELS", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    user = tmp_path / "data" / "rtstyle" / "models"
+    shutil.copytree(models["starry"], user / "mine")
+    assert styles.find("mine") == user / "mine"

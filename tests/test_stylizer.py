@@ -1,0 +1,439 @@
+"""The inference engine with real ONNX Runtime sessions on two tiny exported styles: frame
+shapes and dtypes, the run-time controls (strength, preserve colour, blend, style switch,
+scale/max-side), refused frames, and the torch backend's agreement with ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rtstyle import metadata, onnx_model
+from rtstyle.errors import ConfigError
+from rtstyle.stylizer import Controls, FrameError, Stylizer, make_backend, working_size
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "rtstyle" / "assets"
+
+# --- two tiny exported styles, trained once per session (cached in the session's tmp folder) --
+
+#: Flags that make `rtstyle train` take a fraction of a second per step on a CPU
+#: (the same as tests/train/conftest.py's TINY).
+TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
+        "--device", "cpu", "--preview-every", "0", "--quiet"]
+
+
+def build_styles(base: Path) -> dict[str, Path]:
+    """Model folders 'starry' (Van Gogh, seed 1, with credit) and 'bright' (a synthetic colourful
+    image, seed 2), each trained 2 steps and exported; reused when ``base`` already holds them."""
+    from rtstyle.cli import main
+
+    models = {"starry": base / "starry" / "model", "bright": base / "bright" / "model"}
+    if all((m / "model.onnx").is_file() for m in models.values()):
+        return models
+    base.mkdir(parents=True, exist_ok=True)
+    photos = base / "photos"
+    photos.mkdir(exist_ok=True)
+    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
+    for i in range(3):
+        cv2.imwrite(str(photos / f"p{i}.png"), photo[i * 40:i * 40 + 96, i * 50:i * 50 + 128])
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    bright = np.stack([127 + 127 * np.sin(xx / 3), 127 + 127 * np.cos(yy / 5),
+                       127 + 127 * np.sin((xx + yy) / 7)], axis=-1)
+    cv2.imwrite(str(base / "bright.png"), np.clip(bright, 0, 255).astype(np.uint8))
+    runs = {"starry": [ASSETS / "starry_night_van_gogh.jpg", "1", "--style-credit",
+                       "The Starry Night, Vincent van Gogh (1889)", "--style-license",
+                       "public domain"],
+            "bright": [base / "bright.png", "2"]}
+    for name, (style, seed, *extra) in runs.items():
+        argv = ["train", "--style", style, "--data", photos, "--out", base / name, "--steps", "2",
+                "--seed", seed, "--style-name", name, *extra, *TINY, "--force"]
+        assert main([str(a) for a in argv]) == 0
+        assert main(["export", "--model", str(models[name])]) == 0
+    return models
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    return build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
+
+
+
+def identity_onnx(path: Path, name: str = "identity") -> Path:
+    """A hand-made rtstyle ONNX file whose graph returns its input unchanged."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    dims = ["N", 3, "H", "W"]
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, dims)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {onnx_model.KEY_FORMAT: onnx_model.FORMAT,
+                                   onnx_model.KEY_IO: json.dumps(metadata.IO_CONTRACT),
+                                   onnx_model.KEY_CARD: json.dumps({"name": name})})
+    onnx.save(model, str(path))
+    return path
+
+
+def photo(h: int, w: int, k: int = 0) -> np.ndarray:
+    """A real photo (the bundled one, cropped by ``k``) resized to h x w, BGR uint8."""
+    img = cv2.imread(str(ASSETS / "tubingen.jpg"))
+    img = img[k * 30:, k * 40:]
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def shared(models) -> Stylizer:
+    return Stylizer(models, backend="ort-cpu", warm_up=(64, 64))
+
+
+@pytest.fixture
+def st(shared) -> Stylizer:
+    """The module's Stylizer, back on style 'starry' with default controls."""
+    shared.use("starry")
+    shared.set_controls(Controls())
+    return shared
+
+
+def diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.astype(np.int16) - b.astype(np.int16))
+
+
+# --- shapes and the styles -------------------------------------------------------------------
+
+@pytest.mark.parametrize("h, w", [(37, 53), (100, 31), (16, 16), (17, 99), (64, 96)])
+def test_output_has_the_input_shape_and_dtype(st, h, w):
+    frame = photo(h, w)
+    out = st(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert out.flags.c_contiguous
+    assert diff(out, frame).mean() > 5  # it did something
+
+
+def test_two_styles_give_different_outputs(st):
+    frame = photo(48, 64)
+    a = st(frame)
+    st.use("bright")
+    b = st(frame)
+    assert diff(a, b).mean() > 5
+    assert st.names == ["starry", "bright"]
+    assert st.describe() == "ort-cpu (fp32)"
+
+
+def test_same_frame_same_output(st):
+    frame = photo(40, 60)
+    assert np.array_equal(st(frame), st(frame.copy()))
+
+
+def test_input_frame_is_not_modified(st):
+    frame = photo(40, 60)
+    before = frame.copy()
+    st.set_controls(Controls(strength=0.7, preserve_color=True, blend="bright"))
+    st(frame)
+    assert np.array_equal(frame, before)
+
+
+# --- strength --------------------------------------------------------------------------------
+
+def test_strength_zero_returns_the_input_exactly(st):
+    frame = photo(37, 53)
+    st.set_controls(Controls(strength=0.0, preserve_color=True, blend="bright"))
+    out = st(frame)
+    assert np.array_equal(out, frame)
+    assert out is not frame
+    out[:] = 0  # a copy, not a view
+    assert frame.any()
+
+
+def test_strength_one_is_the_plain_output_and_a_half_lies_between(st):
+    frame = photo(37, 53)
+    plain = st(frame)
+    st.set_controls(Controls(strength=1.0))
+    assert np.array_equal(st(frame), plain)
+    st.set_controls(Controls(strength=0.5))
+    half = st(frame)
+    mid = (frame.astype(np.float64) + plain) / 2
+    assert np.abs(half - mid).max() <= 1
+    distances = []
+    for s in (0.25, 0.5, 0.75, 1.0):
+        st.set_controls(Controls(strength=s))
+        distances.append(diff(st(frame), frame).mean())
+    assert distances == sorted(distances) and distances[0] < distances[-1]
+
+
+# --- preserve colour ------------------------------------------------------------------------
+
+def test_preserve_color_keeps_the_chroma_and_takes_the_stylised_luminance(st):
+    frame = photo(60, 80)
+    plain = st(frame)
+    st.set_controls(Controls(preserve_color=True))
+    out = st(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    yo = cv2.cvtColor(out, cv2.COLOR_BGR2YCrCb).astype(np.int16)
+    yi = cv2.cvtColor(frame, cv2.COLOR_BGR2YCrCb).astype(np.int16)
+    yp = cv2.cvtColor(plain, cv2.COLOR_BGR2YCrCb).astype(np.int16)
+    assert np.abs(yo[..., 0] - yi[..., 0]).mean() > 5  # the luminance is stylised ...
+    assert np.abs(yo[..., 0] - yp[..., 0]).mean() < 2  # ... and is the stylised one
+    chroma = np.abs(yo[..., 1:] - yi[..., 1:]).max(axis=2)
+    # Where converting back to BGR did not clip to 0/255 (out of gamut), the chroma is kept
+    # within rounding; the few clipped pixels are a property of luminance-only transfer.
+    inside = ((out > 0) & (out < 255)).all(axis=2)
+    assert inside.mean() > 0.8
+    assert chroma[inside].max() <= 2
+    assert (chroma <= 2).mean() > 0.95
+    assert diff(out, plain).mean() > 5  # the colours are not the stylised ones
+
+
+# --- blending a second style ----------------------------------------------------------------
+
+def test_blend_weight_zero_is_style_a_one_is_style_b_and_a_half_between(st):
+    frame = photo(45, 70)
+    a = st(frame)
+    st.use("bright")
+    b = st(frame)
+    st.use("starry")
+    st.set_controls(Controls(blend="bright", blend_weight=0.0))
+    assert np.array_equal(st(frame), a)
+    st.set_controls(Controls(blend="bright", blend_weight=1.0))
+    assert diff(st(frame), b).max() <= 1
+    st.set_controls(Controls(blend="bright", blend_weight=0.5))
+    half = st(frame)
+    assert np.abs(half - (a.astype(np.float64) + b) / 2).max() <= 1
+    assert diff(half, a).mean() > 2 and diff(half, b).mean() > 2
+
+
+def test_blending_a_style_with_itself_changes_nothing(st):
+    frame = photo(45, 70)
+    a = st(frame)
+    st.set_controls(Controls(blend="starry", blend_weight=0.3))
+    assert diff(st(frame), a).max() <= 1
+
+
+def test_set_controls_with_an_unknown_blend_style_raises_and_keeps_the_controls(st):
+    before = Controls(strength=0.5)
+    st.set_controls(before)
+    with pytest.raises(ConfigError,
+                       match=r"unknown style to blend 'brigth'.*did you mean 'bright'"):
+        st.set_controls(Controls(blend="brigth"))
+    assert st.controls == before
+
+
+def test_a_stylizer_refuses_an_unknown_blend_style_up_front(models):
+    with pytest.raises(ConfigError, match="unknown style to blend 'other'"):
+        Stylizer({"starry": models["starry"]}, backend="ort-cpu", warm_up=None,
+                 controls=Controls(blend="other"))
+
+
+# --- switching styles -----------------------------------------------------------------------
+
+def test_use_switches_styles_without_creating_a_session(st, monkeypatch):
+    import onnxruntime
+
+    frame = photo(40, 56)
+    a = st(frame)
+    before = dict(st.models)
+    sessions = {k: m.session for k, m in st.models.items()}
+
+    def no_new_sessions(*args, **kwargs):
+        raise AssertionError("a session was created while switching styles")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", no_new_sessions)
+    st.use("bright")
+    assert st.style == "bright"
+    b = st(frame)
+    st.use("starry")
+    again = st(frame)
+    assert diff(a, b).mean() > 5
+    assert np.array_equal(a, again)
+    assert st.models.keys() == before.keys()
+    assert all(st.models[k] is before[k] for k in before)
+    assert all(st.models[k].session is sessions[k] for k in sessions)
+
+
+def test_use_an_unknown_style_raises_with_a_suggestion(st):
+    with pytest.raises(ConfigError, match="unknown style 'stary'.*did you mean 'starry'"):
+        st.use("stary")
+    assert st.style == "starry"
+
+
+def test_a_list_of_two_model_folders_gives_two_styles(models):
+    st = Stylizer([models["starry"], models["bright"]], backend="ort-cpu", warm_up=None)
+    assert len(st.names) == 2
+
+
+# --- frame kinds -----------------------------------------------------------------------------
+
+def test_grey_frames_are_accepted(st):
+    grey = cv2.cvtColor(photo(37, 53), cv2.COLOR_BGR2GRAY)
+    out = st(grey)
+    assert out.shape == (37, 53, 3) and out.dtype == np.uint8
+    assert np.array_equal(out, st(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)))
+    assert np.array_equal(st(grey[..., None]), out)
+
+
+def test_bgra_frames_are_accepted_and_the_alpha_is_dropped(st):
+    bgr = photo(37, 53)
+    bgra = np.dstack([bgr, np.full(bgr.shape[:2], 7, np.uint8)])
+    out = st(bgra)
+    assert out.shape == (37, 53, 3)
+    assert np.array_equal(out, st(bgr))
+    st.set_controls(Controls(strength=0.0))
+    assert np.array_equal(st(bgra), bgr)
+
+
+@pytest.mark.parametrize("view", ["rgb-slice", "mirror", "every-other", "fortran"])
+def test_non_contiguous_views_give_the_same_output_as_a_copy(st, view):
+    frame = photo(64, 96)
+    f = {"rgb-slice": frame[..., ::-1], "mirror": frame[:, ::-1], "every-other": frame[::2, ::2],
+         "fortran": np.asfortranarray(frame)}[view]
+    st.set_controls(Controls(strength=0.6, preserve_color=True, blend="bright"))
+    assert np.array_equal(st(f), st(np.ascontiguousarray(f)))
+
+
+@pytest.mark.parametrize("frame", [np.zeros((32, 32, 3), np.float32),
+                                   np.zeros((32, 32, 3), np.float64),
+                                   np.zeros((32, 32, 3), np.uint16),
+                                   np.zeros((32, 32, 3), np.int64),
+                                   [[[0, 0, 0]] * 32] * 32],
+                         ids=["float32", "float64", "uint16", "int64", "list"])
+def test_frames_that_are_not_uint8_arrays_are_refused(st, frame):
+    with pytest.raises(FrameError, match="uint8"):
+        st(frame)
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 2), (32, 32, 5), (32,), (2, 32, 32, 3)])
+def test_frames_of_other_shapes_are_refused(st, shape):
+    with pytest.raises(FrameError, match="shape"):
+        st(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("h, w", [(8, 8), (15, 100), (100, 15), (1, 1)])
+def test_frames_below_16_px_are_refused(st, h, w):
+    with pytest.raises(FrameError, match="16 px"):
+        st(np.zeros((h, w, 3), np.uint8))
+
+
+def test_a_scale_that_makes_the_frame_too_small_says_so(models):
+    st = Stylizer({"starry": models["starry"]}, backend="ort-cpu", scale=0.25, warm_up=None)
+    with pytest.raises(FrameError, match=r"40x40 scaled to 10x10.*16 px"):
+        st(np.zeros((40, 40, 3), np.uint8))
+
+
+def test_a_scale_that_makes_the_frame_too_large_says_so():
+    with pytest.raises(FrameError, match="--max-side") as e:
+        working_size(2160, 3840, scale=2.5)  # a 4K frame is fine; 2.5x of it is not
+    assert "9600x5400" in str(e.value)
+
+
+def test_frames_above_8k_are_refused_but_work_with_max_side(models):
+    big = np.zeros((4321, 7681, 3), np.uint8)
+    big[::7, ::5] = 200  # some content
+    plain = Stylizer({"starry": models["starry"]}, backend="ort-cpu", warm_up=None)
+    with pytest.raises(FrameError, match="--max-side"):
+        plain(big)
+    small = Stylizer({"starry": models["starry"]}, backend="ort-cpu", max_side=256,
+                     warm_up=None)
+    out = small(big)
+    assert out.shape == big.shape and out.dtype == np.uint8
+
+
+def test_working_size_limits():
+    assert working_size(4320, 7680) == (4320, 7680)  # exactly 8K is allowed
+    assert working_size(7680, 4320) == (7680, 4320)
+    with pytest.raises(FrameError, match="larger than 8K"):
+        working_size(4320, 7681)
+    assert working_size(4321, 7681, max_side=3840) == (2160, 3840)
+    assert working_size(100, 200, scale=0.5) == (50, 100)
+    assert working_size(100, 200, scale=0.5, max_side=50) == (25, 50)
+    assert working_size(100, 200, max_side=400) == (100, 200)  # max_side never enlarges
+    assert working_size(16, 16) == (16, 16)
+
+
+# --- scale / max-side ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs", [{"scale": 0.5}, {"max_side": 32},
+                                    {"scale": 0.5, "max_side": 48}, {"scale": 1.5}])
+def test_scale_and_max_side_return_the_input_size(models, st, kwargs):
+    frame = photo(61, 90)
+    small = Stylizer({"starry": models["starry"]}, backend="ort-cpu", warm_up=None, **kwargs)
+    out = small(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert diff(out, frame).mean() > 5
+    assert not np.array_equal(out, st(frame))  # it ran at another size
+
+
+@pytest.mark.parametrize("kwargs, needle", [({"scale": 0}, "scale"), ({"scale": 5}, "scale"),
+                                            ({"scale": -1}, "scale"),
+                                            ({"max_side": 8}, "max-side")])
+def test_stylizer_settings_are_checked(models, kwargs, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Stylizer({"starry": models["starry"]}, backend="ort-cpu", warm_up=None, **kwargs)
+
+
+def test_no_style_is_an_error():
+    with pytest.raises(ConfigError, match="no style"):
+        Stylizer({}, backend="ort-cpu")
+
+
+# --- controls --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, needle", [({"strength": 1.5}, "strength"),
+                                            ({"strength": -0.01}, "strength"),
+                                            ({"strength": float("nan")}, "strength"),
+                                            ({"blend_weight": -0.1}, "blend weight"),
+                                            ({"blend_weight": 1.01}, "blend weight")])
+def test_controls_are_validated(kwargs, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Controls(**kwargs)
+
+
+def test_controls_at_the_limits_are_fine():
+    Controls(strength=0.0, blend_weight=0.0)
+    Controls(strength=1.0, blend_weight=1.0, preserve_color=True, blend="x")
+
+
+# --- the plumbing, with a model that returns its input -----------------------------------------
+
+@pytest.mark.parametrize("h, w", [(37, 53), (100, 31), (16, 17)])
+def test_an_identity_model_returns_the_frame_exactly(tmp_path, h, w):
+    """Colour order, dtype, padding and cropping round-trip without a shift or a swap."""
+    st = Stylizer([identity_onnx(tmp_path / "identity.onnx")], backend="ort-cpu", warm_up=None)
+    assert st.names == ["identity"]
+    frame = np.random.default_rng(h).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    assert np.array_equal(st(frame), frame)
+    st.set_controls(Controls(preserve_color=True, strength=0.5))
+    assert diff(st(frame), frame).max() <= 2
+
+
+def test_fp16_falls_back_to_the_fp32_file(models):
+    st = Stylizer({"s": models["starry"]}, backend="ort-cpu", warm_up=None, fp16=True)
+    assert st.describe() == "ort-cpu (fp32)"
+
+
+def test_unknown_backend_spec(models):
+    with pytest.raises(ConfigError, match="did you mean 'ort-cpu'"):
+        make_backend(models["starry"], "ort-cp")
+
+
+# --- the torch backend agrees with ONNX Runtime ----------------------------------------------
+
+def test_torch_backend_matches_onnx_runtime(models, st):
+    pytest.importorskip("torch")
+    b = make_backend(models["starry"], "torch")
+    assert b.describe() == "torch (cpu) (fp32)"
+    torch_st = Stylizer({"starry": models["starry"], "bright": models["bright"]},
+                        backend="torch", warm_up=(32, 32))
+    for h, w in [(37, 53), (64, 64)]:
+        frame = photo(h, w, k=1)
+        for name in ("starry", "bright"):
+            st.use(name)
+            torch_st.use(name)
+            assert diff(torch_st(frame), st(frame)).max() <= 2
+    # a path to the .onnx file inside the model folder works too
+    b = make_backend(models["bright"] / "model.onnx", "torch")
+    assert b.info.name == "bright"
