@@ -404,3 +404,16 @@ def test_a_folder_without_images(capsys, models, tmp_path, out):
     status, _, err = cli(image(tmp_path / "nothing", models["starry"], out), capsys)
     assert status == 1
     assert_one_line_error(err, "no images found")
+
+
+def test_an_image_larger_than_8k_is_refused_then_works_with_max_side(capsys, models, tmp_path):
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.zeros((4400, 7700, 3), np.uint8))  # 33.9 MP, above 8K UHD
+    out = tmp_path / "o"
+    code, _, err = cli(image(big, models["starry"], out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "7700x4400", "8K", "--max-side")
+    assert not list(out.glob("*")) if out.exists() else True
+    code, _, err = cli(image(big, models["starry"], out, "--max-side", "256"), capsys)
+    assert code == 0, err
+    assert read(out / "big_starry.png").shape == (4400, 7700, 3)
