@@ -1,0 +1,101 @@
+"""``rtstyle video IN OUT``: stylise a video file (or every video in a folder) with a trained style.
+
+Decoding, inference and encoding run in parallel threads. Frame count, frame rate and timestamps
+are kept, and the audio track is copied unchanged. The output appears only when it is complete:
+Ctrl-C or an error leaves nothing at OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .args import add_common, nonneg_float, positive_float
+from .image import add_engine_args, make_stylizer
+
+
+def register(sub) -> None:
+    p = sub.add_parser("video", help="stylise a video file or a folder of videos",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common(p)
+    p.add_argument("input", metavar="IN", help="video file, or a folder of videos")
+    p.add_argument("output", metavar="OUT", help="output .mp4/.mov/.mkv file, or a folder")
+    add_engine_args(p)
+    g = p.add_argument_group("encoding")
+    g.add_argument("--codec", default="libx264", help="video codec (default libx264 = H.264)")
+    g.add_argument("--crf", type=int, default=18, help="x264/x265 quality, lower is better (18)")
+    g.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    g.add_argument("--start", type=nonneg_float, default=0.0, metavar="SEC", help="start at")
+    g.add_argument("--duration", type=positive_float, metavar="SEC", help="stylise this long")
+    g.add_argument("--no-audio", action="store_true", help="drop the audio track")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import interrupts, video
+    from ..errors import InputError
+
+    src, dst = Path(args.input), Path(args.output)
+    if src.is_dir():
+        files = video.list_videos(src)
+        if not files:
+            raise InputError(f"no videos found in {src}")
+        if dst.exists() and not dst.is_dir():
+            raise InputError(f"IN is a folder, so OUT must be a folder too: {dst}")
+        jobs = [(f, dst / f.relative_to(src).with_suffix(".mp4")) for f in files]
+    else:
+        if not src.exists():
+            raise InputError(f"video not found: {src}")
+        if dst.is_dir():
+            dst = dst / f"{src.stem}_styled.mp4"
+        jobs = [(src, dst)]
+        video.check_paths(src, dst)
+    options = video.EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset,
+                                  audio=not args.no_audio)
+    stylizer = make_stylizer(args, shape=None)
+    failed = []
+    with interrupts.deferred() as stop:
+        for src_file, out_file in jobs:
+            if len(jobs) > 1:
+                out_file.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    result = _one(src_file, out_file, stylizer, options, args, stop)
+                except video.VideoError as e:
+                    failed.append(f"{src_file}: {e}")
+                    continue
+            else:
+                result = _one(src_file, out_file, stylizer, options, args, stop)
+            t = result.timings
+            busy = sum(t.values()) or 1.0
+            print(f"wrote {result.output}: {result.frames} frames {result.width}x{result.height} "
+                  f"at {result.fps:.3g} fps, {result.audio_packets} audio packets"
+                  f"{', padded to even size for H.264' if result.padded else ''}"
+                  f"{f', {result.skipped_packets} undecodable packets skipped' if result.skipped_packets else ''}"
+                  f"; {result.fps_processed:.1f} frames/s on {stylizer.describe()} "
+                  f"(decode {t['decode'] / busy:.0%}, inference {t['inference'] / busy:.0%}, "
+                  f"encode {t['encode'] / busy:.0%} of busy time)")
+    if failed:
+        print(f"skipped {len(failed)} video(s) that could not be read:\n  " + "\n  ".join(failed))
+    return 1 if failed and len(failed) == len(jobs) else 0
+
+
+def _one(src, dst, stylizer, options, args, stop):
+    from tqdm import tqdm
+
+    from .. import video
+
+    bar = tqdm(desc=Path(src).name, unit="frame", disable=True if args.quiet else None,
+               dynamic_ncols=True)
+
+    def on_frame(done, total):
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        return video.stylise_video(src, dst, stylizer, options=options, start=args.start,
+                                   duration=args.duration, on_frame=on_frame,
+                                   should_stop=lambda: stop.requested)
+    finally:
+        bar.close()

@@ -1,0 +1,350 @@
+"""Stylising video files: PyAV decode -> engine -> PyAV encode, overlapped in three threads.
+
+A reader thread demuxes and decodes (video frames become BGR arrays; audio packets are kept
+as they are), the calling thread stylises, and a writer thread encodes and muxes. Bounded
+queues keep the order and the memory in check. Frames keep their timestamps (so variable frame
+rates survive), the audio track is passed through without re-encoding, and the output is
+written to a temporary file that replaces OUT only when complete: an error or Ctrl-C leaves no
+OUT. Packets that fail to decode are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic
+from .errors import InputError, RtstyleError
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts")
+WRITE_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+_END = object()
+
+
+class VideoError(InputError):
+    """A video cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    #: Video codec: libx264 (H.264, default), libx265, mpeg4, ...
+    codec: str = "libx264"
+    #: Constant rate factor for x264/x265 (lower = better; 18 is visually lossless).
+    crf: int = 18
+    #: x264/x265 speed preset.
+    preset: str = "medium"
+    #: Pass the audio track through unchanged.
+    audio: bool = True
+
+
+@dataclass
+class VideoResult:
+    output: Path
+    frames: int = 0
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    seconds: float = 0.0
+    audio_packets: int = 0
+    skipped_packets: int = 0
+    padded: bool = False
+    interrupted: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps_processed(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Frame:
+    image: np.ndarray
+    pts: int | None
+    time_base: Fraction
+
+
+def probe(path: str | os.PathLike):
+    """Open ``path`` and return (container, video stream, audio stream or None)."""
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"video not found: {path}")
+    if path.is_dir():
+        raise VideoError(f"expected a video file, got a folder: {path}")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        raise VideoError(f"cannot read {path}: not a video file ({e})") from e
+    video = next((s for s in container.streams if s.type == "video"), None)
+    if video is None:
+        container.close()
+        raise VideoError(f"{path} has no video stream")
+    audio = next((s for s in container.streams if s.type == "audio"), None)
+    return container, video, audio
+
+
+def _frame_rate(stream) -> Fraction:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            return Fraction(rate)
+    return Fraction(25)
+
+
+def check_paths(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    dst = atomic.check_output_path(dst)
+    if dst.suffix.lower() not in WRITE_SUFFIXES:
+        raise VideoError(f"cannot write '{dst.suffix or 'no extension'}' videos ({dst}); use one "
+                         f"of {', '.join(WRITE_SUFFIXES)}")
+    if Path(src).exists() and dst.exists() and os.path.samefile(src, dst):
+        raise VideoError(f"the output {dst} is the input: choose another file name")
+    if Path(src).resolve() == dst.resolve():
+        raise VideoError(f"the output {dst} is the input: choose another file name")
+    if not os.access(dst.parent, os.W_OK):
+        raise VideoError(f"cannot write to {dst.parent}: permission denied")
+    return dst
+
+
+def stylise_video(src: str | os.PathLike, dst: str | os.PathLike,
+                  process: Callable[[np.ndarray], np.ndarray], *,
+                  options: EncodeOptions = EncodeOptions(), start: float = 0.0,
+                  duration: float | None = None,
+                  on_frame: Callable[[int, int], None] | None = None,
+                  should_stop: Callable[[], bool] = lambda: False) -> VideoResult:
+    """Stylise every frame of ``src`` with ``process`` (BGR uint8 -> BGR uint8) into ``dst``.
+
+    ``on_frame(done, total_estimate)`` reports progress; ``should_stop()`` is polled between
+    frames (a stop leaves no ``dst``). ``start``/``duration`` cut the video (seconds).
+    """
+    import av
+
+    dst = check_paths(src, dst)
+    if start < 0 or (duration is not None and duration <= 0):
+        raise VideoError("--start must be >= 0 and --duration > 0")
+    container, vstream, astream = probe(src)
+    if not options.audio:
+        astream = None
+    rate = _frame_rate(vstream)
+    total = vstream.frames or 0
+    if not total and vstream.duration and vstream.time_base:
+        total = int(float(vstream.duration * vstream.time_base) * float(rate))
+    if container.duration and not total:
+        total = int(container.duration / 1e6 * float(rate))
+    if duration is not None:
+        total = min(total, int(duration * float(rate)) + 1) if total else int(duration * float(rate))
+    result = VideoResult(dst, fps=float(rate))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    decoded: queue.Queue = queue.Queue(maxsize=8)
+    styled: queue.Queue = queue.Queue(maxsize=8)
+    timings = {"decode": 0.0, "inference": 0.0, "encode": 0.0}
+    t_begin = time.perf_counter()
+
+    def put(q, item):
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader():
+        try:
+            vstream.thread_type = "AUTO"
+            end = None if duration is None else start + duration
+            if start > 0:
+                container.seek(int(start / vstream.time_base), stream=vstream, backward=True)
+            streams = [vstream] + ([astream] if astream is not None else [])
+            for packet in container.demux(*streams):
+                if stop.is_set():
+                    return
+                if packet.stream is astream:
+                    if packet.dts is None:
+                        continue
+                    t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+                    if t >= start and (end is None or t < end):
+                        put(decoded, ("audio", packet))
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as e:  # corrupt data: skip what cannot decode
+                    result.skipped_packets += 1
+                    log.info("skipped an undecodable packet: %s", e)
+                    continue
+                for frame in frames:
+                    t = frame.time if frame.time is not None else 0.0
+                    if t < start - 1e-6:
+                        continue
+                    if end is not None and t >= end - 1e-6:
+                        return
+                    image = frame.to_ndarray(format="bgr24")
+                    timings["decode"] += time.perf_counter() - t0
+                    if not put(decoded, ("video", _Frame(image, frame.pts, frame.time_base))):
+                        return
+                    t0 = time.perf_counter()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            errors.append(e)
+        finally:
+            put(decoded, (_END, None))
+
+    def writer(out_path: Path):
+        output = None
+        try:
+            output = av.open(str(out_path), mode="w")
+            ovideo = oaudio = None
+            pending_audio: list = []
+            while True:
+                kind, item = styled.get()
+                if kind is _END:
+                    break
+                if kind == "audio":
+                    if ovideo is None:  # the video stream comes first: wait for its first frame
+                        pending_audio.append(item)
+                        continue
+                    _mux_audio(output, oaudio, item, result)
+                    continue
+                frame: _Frame = item
+                t0 = time.perf_counter()
+                if ovideo is None:
+                    h, w = frame.image.shape[:2]
+                    ovideo = _video_stream(output, options, rate, vstream.time_base, w, h)
+                    if astream is not None and oaudio is None:
+                        oaudio = output.add_stream_from_template(astream)
+                    for p in pending_audio:
+                        _mux_audio(output, oaudio, p, result)
+                    pending_audio.clear()
+                image = _even(frame.image)
+                vf = av.VideoFrame.from_ndarray(image, format="bgr24")
+                vf.pts, vf.time_base = frame.pts, frame.time_base
+                for packet in ovideo.encode(vf):
+                    output.mux(packet)
+                timings["encode"] += time.perf_counter() - t0
+            if ovideo is not None:
+                for packet in ovideo.encode():  # flush the encoder
+                    output.mux(packet)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+            stop.set()
+            with contextlib.suppress(queue.Empty):  # unblock the main thread
+                while True:
+                    styled.get_nowait()
+        finally:
+            if output is not None:
+                with contextlib.suppress(Exception):
+                    output.close()
+
+    with atomic.atomic_path(dst) as tmp:
+        read_thread = threading.Thread(target=reader, name="rtstyle-decode", daemon=True)
+        write_thread = threading.Thread(target=writer, args=(tmp,), name="rtstyle-encode",
+                                        daemon=True)
+        read_thread.start()
+        write_thread.start()
+        try:
+            while True:
+                try:
+                    kind, item = decoded.get(timeout=0.1)
+                except queue.Empty:
+                    if errors or stop.is_set():
+                        break
+                    continue
+                if kind is _END:
+                    break
+                if kind == "video":
+                    if should_stop():
+                        result.interrupted = True
+                        break
+                    t0 = time.perf_counter()
+                    out = process(item.image)
+                    timings["inference"] += time.perf_counter() - t0
+                    if result.frames == 0:
+                        result.height, result.width = out.shape[:2]
+                    item = _Frame(out, item.pts, item.time_base)
+                    result.frames += 1
+                    if on_frame:
+                        on_frame(result.frames, total)
+                if not put(styled, (kind, item)) or errors:
+                    break
+        finally:
+            if result.interrupted or errors:
+                stop.set()
+            while write_thread.is_alive():  # let the writer flush (or stop) and close OUT
+                try:
+                    styled.put((_END, None), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            write_thread.join()
+            stop.set()
+            read_thread.join(timeout=10)
+            container.close()
+        if errors:
+            raise _wrap(errors[0], src, dst)
+        if result.interrupted:
+            raise KeyboardInterrupt
+        if result.frames == 0:
+            raise VideoError(f"no video frames could be decoded from {src}"
+                             + (f" in the cut from {start} s" if start or duration else ""))
+    result.padded = bool(result.width % 2 or result.height % 2)
+    result.seconds = time.perf_counter() - t_begin
+    result.timings = {k: round(v, 3) for k, v in timings.items()}
+    return result
+
+
+def _even(image: np.ndarray) -> np.ndarray:
+    """4:2:0 video needs even sizes: repeat the last row/column of an odd-sized frame."""
+    h, w = image.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return image
+    return np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def _video_stream(output, options: EncodeOptions, rate: Fraction, time_base, w: int, h: int):
+    import av
+
+    try:
+        stream = output.add_stream(options.codec, rate=rate)
+    except (av.error.FFmpegError, ValueError) as e:
+        raise VideoError(f"codec '{options.codec}' is not available in this PyAV build") from e
+    stream.width, stream.height = w + w % 2, h + h % 2
+    stream.pix_fmt = "yuv420p"
+    stream.time_base = time_base
+    if options.codec in ("libx264", "libx265"):
+        stream.options = {"crf": str(options.crf), "preset": options.preset}
+    return stream
+
+
+def _mux_audio(output, stream, packet, result: VideoResult) -> None:
+    packet.stream = stream
+    output.mux(packet)
+    result.audio_packets += 1
+
+
+def _wrap(error: BaseException, src, dst) -> BaseException:
+    import av
+
+    if isinstance(error, RtstyleError | KeyboardInterrupt):
+        return error
+    if isinstance(error, av.error.FFmpegError | OSError):
+        return VideoError(f"video processing failed ({src} -> {dst}): {error}")
+    return error
+
+
+def list_videos(folder: str | os.PathLike) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VideoError(f"not a folder: {folder}")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
