@@ -103,15 +103,18 @@ def _frame_rate(stream) -> Fraction:
     return Fraction(25)
 
 
-def check_paths(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+def check_paths(src: str | os.PathLike | None, dst: str | os.PathLike) -> Path:
+    """Check before any work that ``dst`` can be written and is not the input ``src``."""
     dst = atomic.check_output_path(dst)
     if dst.suffix.lower() not in WRITE_SUFFIXES:
         raise VideoError(f"cannot write '{dst.suffix or 'no extension'}' videos ({dst}); use one "
                          f"of {', '.join(WRITE_SUFFIXES)}")
-    if Path(src).exists() and dst.exists() and os.path.samefile(src, dst):
-        raise VideoError(f"the output {dst} is the input: choose another file name")
-    if Path(src).resolve() == dst.resolve():
-        raise VideoError(f"the output {dst} is the input: choose another file name")
+    if src is not None and str(src):
+        same = Path(src).resolve() == dst.resolve()
+        if not same and Path(src).is_file() and dst.exists():
+            same = os.path.samefile(src, dst)
+        if same:
+            raise VideoError(f"the output {dst} is the input: choose another file name")
     if not os.access(dst.parent, os.W_OK):
         raise VideoError(f"cannot write to {dst.parent}: permission denied")
     return dst
@@ -348,3 +351,67 @@ def list_videos(folder: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         raise VideoError(f"not a folder: {folder}")
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+
+
+class FrameWriter:
+    """Writes frames as they come (live recording) to an MP4, atomically on close().
+
+    Timestamps are the frames' wall-clock times in milliseconds, so the video plays at the
+    speed it was recorded, however irregular. ``abort()`` leaves no file.
+    """
+
+    def __init__(self, path: str | os.PathLike, options: EncodeOptions = EncodeOptions(audio=False),
+                 nominal_fps: float = 30.0):
+        self.path = check_paths(None, path)
+        self.options, self.fps = options, nominal_fps
+        self._ctx = atomic.atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._out = None
+        self._stream = None
+        self._t0: float | None = None
+        self._last_pts = -1
+        self.frames = 0
+
+    def write(self, image: np.ndarray, when: float | None = None) -> None:
+        import av
+
+        when = time.perf_counter() if when is None else when
+        if self._out is None:
+            h, w = image.shape[:2]
+            self._out = av.open(str(self._tmp), mode="w", format=_format_for(self.path))
+            self._stream = _video_stream(self._out, self.options,
+                                         Fraction(self.fps).limit_denominator(1001),
+                                         Fraction(1, 1000), w, h)
+            self._t0 = when
+        pts = max(self._last_pts + 1, int(round((when - self._t0) * 1000)))
+        frame = av.VideoFrame.from_ndarray(_even(image), format="bgr24")
+        frame.pts, frame.time_base = pts, Fraction(1, 1000)
+        self._last_pts = pts
+        for packet in self._stream.encode(frame):
+            self._out.mux(packet)
+        self.frames += 1
+
+    def close(self) -> Path | None:
+        """Flush and publish the file (None if no frame was written)."""
+        if self._out is None:
+            self._ctx.__exit__(VideoError, VideoError("no frames"), None)
+            return None
+        try:
+            for packet in self._stream.encode():
+                self._out.mux(packet)
+            self._out.close()
+        except BaseException as e:
+            self._ctx.__exit__(type(e), e, e.__traceback__)
+            raise
+        self._ctx.__exit__(None, None, None)
+        return self.path
+
+    def abort(self) -> None:
+        if self._out is not None:
+            with contextlib.suppress(Exception):
+                self._out.close()
+        self._ctx.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+
+
+def _format_for(path: Path) -> str:
+    return {".mkv": "matroska", ".mov": "mov"}.get(path.suffix.lower(), "mp4")

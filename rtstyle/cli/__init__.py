@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RtstyleError
-from . import demo, evaluate, experiment, export, gatys, image, styles, train, video
+from . import demo, evaluate, experiment, export, gatys, image, styles, train, video, webcam
 from .args import Parser
 
-COMMANDS = (demo, image, video, styles, gatys, experiment, train, evaluate, export)
+COMMANDS = (demo, webcam, image, video, styles, gatys, experiment, train, evaluate, export)
 
 
 def build_parser() -> Parser:

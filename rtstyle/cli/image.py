@@ -12,6 +12,11 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     """Style, backend and control flags shared by every command that runs the engine."""
     p.add_argument("--style", required=True, metavar="NAME|PATH",
                    help="installed style name (see 'rtstyle styles'), .onnx file or model folder")
+    add_control_args(p)
+
+
+def add_control_args(p: argparse.ArgumentParser) -> None:
+    """Blend, strength, colour, backend and speed flags (everything but --style)."""
     p.add_argument("--blend", metavar="NAME|PATH", help="a second style to blend in")
     p.add_argument("--blend-weight", type=float, default=0.5, metavar="W",
                    help="weight of --blend, 0..1 (default 0.5)")
