@@ -7,6 +7,7 @@ were replaced before anyone took them are counted as dropped.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import threading
@@ -62,7 +63,8 @@ class Source:
             raise SourceError(f"source '{spec}' is not a camera index, a /dev/video device, an "
                               f"existing video file or a stream URL{_devices_hint()}")
         target = int(self.spec) if self.spec.isdigit() else self.spec
-        self.cap = cv2.VideoCapture(target)
+        with _quiet_opencv():  # failed opens print multi-line warnings; we say it in one line
+            self.cap = cv2.VideoCapture(target)
         if not self.cap.isOpened():
             self.cap.release()
             what = "camera" if self.is_camera else "video" if self.is_file else "stream"
@@ -99,6 +101,20 @@ class Source:
 
     def release(self) -> None:
         self.cap.release()
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    logging_ = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_ is None:
+        yield
+        return
+    previous = logging_.getLogLevel()
+    logging_.setLogLevel(logging_.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging_.setLogLevel(previous)
 
 
 def _devices_hint() -> str:

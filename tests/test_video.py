@@ -1,0 +1,604 @@
+"""rtstyle.video: the decode -> stylise -> encode pipeline on tiny synthetic clips made with PyAV.
+
+Frame count, frame rate, timestamps and colours survive an identity ``process``; the audio track
+is passed through; odd sizes are padded to even; ``start``/``duration`` cut; every failure (bad
+input, refused output, a stop, an exception in ``process``) leaves no OUT and no temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+av = pytest.importorskip("av")
+
+from rtstyle import video  # noqa: E402
+from rtstyle.errors import InputError  # noqa: E402
+from rtstyle.video import EncodeOptions, VideoError, stylise_video  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "rtstyle" / "assets"
+
+#: Irregular frame times (ms) of the variable-frame-rate clip; repeats every 400 ms.
+VFR_MS = (0, 33, 50, 100, 133, 200, 210, 250, 300, 333)
+SQUARE = (20, 220, 250)  # BGR of the moving square
+
+
+# --- synthetic clips -------------------------------------------------------------------------
+
+def frame_image(i: int, w: int, h: int) -> np.ndarray:
+    """Frame ``i``: a blue/green gradient with an orange square moving right (BGR uint8)."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.empty((h, w, 3), np.uint8)
+    img[..., 0] = x * 255 // max(w - 1, 1)
+    img[..., 1] = y * 255 // max(h - 1, 1)
+    img[..., 2] = 60
+    s = max(4, min(w, h) // 4)
+    x0, y0 = (i * 3) % (w - s), h // 2 - s // 2
+    img[y0:y0 + s, x0:x0 + s] = SQUARE
+    return img
+
+
+def vfr_ms(i: int) -> int:
+    return VFR_MS[i % len(VFR_MS)] + 400 * (i // len(VFR_MS))
+
+
+def make_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 25,
+              audio: bool = True, vfr: bool = False, pix_fmt: str = "yuv420p",
+              codec: str = "libx264", rate: int = 44100, layout: str = "mono",
+              preset: str | None = None) -> Path:
+    """Encode ``frames`` of :func:`frame_image` (and a 440 Hz AAC sine of the same length)."""
+    w, h = size
+    with av.open(str(path), "w") as out:
+        v = out.add_stream(codec, rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, pix_fmt
+        if preset:
+            v.options = {"preset": preset}
+        tb = Fraction(1, 1000) if vfr else Fraction(1, fps)
+        if vfr:  # the encoder must count in ms too, or close frames collide
+            v.time_base = v.codec_context.time_base = tb
+        a = out.add_stream("aac", rate=rate, layout=layout) if audio else None
+        for i in range(frames):
+            vf = av.VideoFrame.from_ndarray(frame_image(i, w, h), format="bgr24")
+            vf.pts, vf.time_base = (vfr_ms(i) if vfr else i), tb
+            for p in v.encode(vf):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+        if a is not None:
+            seconds = (vfr_ms(frames - 1) + 33) / 1000 if vfr else frames / fps
+            n = int(seconds * rate)
+            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.float32)
+            channels = 1 if layout == "mono" else 2
+            samples = np.tile(wave, (channels, 1))
+            for k in range(0, n, 1024):
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, k:k + 1024]),
+                                                format="fltp", layout=layout)
+                af.sample_rate, af.pts, af.time_base = rate, k, Fraction(1, rate)
+                for p in a.encode(af):
+                    out.mux(p)
+            for p in a.encode():
+                out.mux(p)
+    return path
+
+
+def make_audio_only(path: Path) -> Path:
+    with av.open(str(path), "w", format="mp4") as out:
+        a = out.add_stream("aac", rate=44100, layout="mono")
+        for k in range(0, 44100 // 2, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                            layout="mono")
+            af.sample_rate, af.pts, af.time_base = 44100, k, Fraction(1, 44100)
+            for p in a.encode(af):
+                out.mux(p)
+        for p in a.encode():
+            out.mux(p)
+    return path
+
+
+# --- reading results back --------------------------------------------------------------------
+
+def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:
+    """Every video frame of ``path`` as BGR, and its time in seconds."""
+    with av.open(str(path)) as c:
+        frames = [(f.to_ndarray(format="bgr24"), float(f.time)) for f in c.decode(video=0)]
+    return [f for f, _ in frames], [t for _, t in frames]
+
+
+def video_info(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return {"codec": v.codec_context.name, "width": v.width, "height": v.height,
+                "pix_fmt": v.format.name, "rate": Fraction(v.average_rate),
+                "seconds": float(v.duration * v.time_base) if v.duration else None,
+                "streams": [s.type for s in c.streams]}
+
+
+def audio_packets(path: Path) -> tuple[list[tuple[float, bytes]], dict | None]:
+    """(time, payload) of each audio packet, and the audio stream's codec parameters."""
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return [], None
+        a = c.streams.audio[0]
+        params = {"codec": a.codec_context.name, "rate": a.sample_rate,
+                  "channels": a.codec_context.channels}
+        packets = [(float(p.pts * p.time_base), bytes(p)) for p in c.demux(a)
+                   if p.dts is not None]
+    return packets, params
+
+
+def mad(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files atomic_path leaves if it fails to clean up."""
+    return sorted(p.name for p in folder.iterdir() if ".part" in p.name)
+
+
+def pipeline_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("rtstyle-")]
+
+
+def identity(frame: np.ndarray) -> np.ndarray:
+    return frame
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    c = {
+        "basic": make_clip(d / "basic.mp4", frames=20),
+        "stereo": make_clip(d / "stereo.mov", frames=10, rate=48000, layout="stereo"),
+        "silent": make_clip(d / "silent.mkv", frames=10, audio=False),
+        "vfr": make_clip(d / "vfr.mp4", frames=20, vfr=True),
+        "odd": make_clip(d / "odd.mp4", frames=8, size=(65, 49), pix_fmt="yuv444p"),
+        "long": make_clip(d / "long.mp4", frames=50, preset="ultrafast"),
+        "ten_bit": make_clip(d / "ten_bit.mp4", frames=8, pix_fmt="yuv420p10le"),
+        "yuv444": make_clip(d / "yuv444.mp4", frames=8, pix_fmt="yuv444p"),
+        "mkv": make_clip(d / "long.mkv", frames=30),
+        "audio_only": make_audio_only(d / "audio_only.mp4"),
+    }
+    (d / "notes.mp4").write_text("this is not a video\n")
+    c["text"] = d / "notes.mp4"
+    data = c["long"].read_bytes()
+    (d / "cut_short.mp4").write_bytes(data[:int(len(data) * 0.6)])
+    c["truncated_mp4"] = d / "cut_short.mp4"
+    data = c["mkv"].read_bytes()
+    (d / "cut_short.mkv").write_bytes(data[:int(len(data) * 0.6)])
+    c["truncated_mkv"] = d / "cut_short.mkv"
+    return c
+
+
+@pytest.fixture
+def out(tmp_path) -> Path:
+    d = tmp_path / "out"
+    d.mkdir()
+    return d
+
+
+# --- the tiny style (trained 2 steps and exported, shared with the CLI tests' cache) ----------
+
+TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
+        "--device", "cpu", "--preview-every", "0", "--quiet"]
+
+
+def build_styles(base: Path) -> dict[str, Path]:
+    """Model folders 'starry' and 'bright', each trained 2 steps and exported (the same recipe
+    as tests/cli/test_image_cli.py, so a session builds them once)."""
+    from rtstyle.cli import main
+
+    models = {"starry": base / "starry" / "model", "bright": base / "bright" / "model"}
+    if all((m / "model.onnx").is_file() for m in models.values()):
+        return models
+    base.mkdir(parents=True, exist_ok=True)
+    photos = base / "photos"
+    photos.mkdir(exist_ok=True)
+    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
+    for i in range(3):
+        cv2.imwrite(str(photos / f"p{i}.png"), photo[i * 40:i * 40 + 96, i * 50:i * 50 + 128])
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
+    bright = np.stack([127 + 127 * np.sin(xx / 3), 127 + 127 * np.cos(yy / 5),
+                       127 + 127 * np.sin((xx + yy) / 7)], axis=-1)
+    cv2.imwrite(str(base / "bright.png"), np.clip(bright, 0, 255).astype(np.uint8))
+    runs = {"starry": [ASSETS / "starry_night_van_gogh.jpg", "1", "--style-credit",
+                       "The Starry Night, Vincent van Gogh (1889)", "--style-license",
+                       "public domain"],
+            "bright": [base / "bright.png", "2"]}
+    for name, (style, seed, *extra) in runs.items():
+        argv = ["train", "--style", style, "--data", photos, "--out", base / name, "--steps", "2",
+                "--seed", seed, "--style-name", name, *extra, *TINY, "--force"]
+        assert main([str(a) for a in argv]) == 0
+        assert main(["export", "--model", str(models[name])]) == 0
+    return models
+
+
+@pytest.fixture(scope="module")
+def stylizer(tmp_path_factory):
+    from rtstyle.stylizer import Stylizer
+
+    models = build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
+    return Stylizer({"starry": models["starry"]}, backend="ort-cpu", warm_up=None)
+
+
+# --- what an identity pipeline keeps ---------------------------------------------------------
+
+def test_the_helper_clip_has_the_colours_it_was_made_with(clips):
+    frames, times = decode(clips["basic"])
+    assert len(frames) == 20
+    assert times == pytest.approx([i / 25 for i in range(20)], abs=1e-6)
+    for i, f in enumerate(frames):
+        assert mad(f, frame_image(i, 64, 48)) < 6, i
+
+
+def test_identity_keeps_frames_rate_duration_and_colours(clips, out):
+    src, dst = clips["basic"], out / "o.mp4"
+    result = stylise_video(src, dst, identity)
+
+    assert result.output == dst and dst.is_file()
+    assert (result.frames, result.width, result.height) == (20, 64, 48)
+    assert result.fps == pytest.approx(25) and not result.padded and not result.interrupted
+    assert result.skipped_packets == 0
+    assert set(result.timings) == {"decode", "inference", "encode"}
+    assert result.seconds > 0 and result.fps_processed > 0
+    info_in, info_out = video_info(src), video_info(dst)
+    assert info_out["codec"] == "h264" and info_out["pix_fmt"] == "yuv420p"
+    assert (info_out["width"], info_out["height"]) == (64, 48)
+    assert info_out["rate"] == info_in["rate"] == 25
+    assert info_out["seconds"] == pytest.approx(info_in["seconds"], abs=1 / 25)
+
+    frames_in, times_in = decode(src)
+    frames_out, times_out = decode(dst)
+    assert len(frames_out) == len(frames_in) == 20
+    assert times_out == pytest.approx(times_in, abs=1e-3)
+    for i, (a, b) in enumerate(zip(frames_in, frames_out)):
+        assert mad(a, b) < 6, i
+        assert mad(b, frame_image(i, 64, 48)) < 8, i  # the known colours, after two encodes
+    assert leftovers(out) == [] and pipeline_threads() == []
+
+
+@pytest.mark.parametrize("name", ["basic", "stereo"])
+def test_audio_is_passed_through_without_re_encoding(clips, out, name):
+    src, dst = clips[name], out / "o.mp4"
+    result = stylise_video(src, dst, identity)
+    packets_in, params_in = audio_packets(src)
+    packets_out, params_out = audio_packets(dst)
+    assert params_out == params_in  # same codec, sample rate and channels
+    assert result.audio_packets == len(packets_out) > 0
+    # every packet at or after 0 s is copied byte for byte, at its time
+    kept = [p for p in packets_in if p[0] >= 0]
+    assert [b for _, b in packets_out] == [b for _, b in kept]
+    assert [t for t, _ in packets_out] == pytest.approx([t for t, _ in kept], abs=1e-3)
+
+
+@pytest.mark.xfail(reason="BUG: the AAC priming packet (pts < 0) is dropped: video.py reader "
+                          "keeps audio packets only when t >= start, also when start == 0",
+                   strict=True)
+def test_audio_keeps_every_packet(clips, out):
+    src, dst = clips["basic"], out / "o.mp4"
+    result = stylise_video(src, dst, identity)
+    packets_in, _ = audio_packets(src)
+    packets_out, _ = audio_packets(dst)
+    assert packets_in[0][0] < 0  # the encoder's priming packet, before the first frame
+    assert result.audio_packets == len(packets_out) == len(packets_in)
+
+
+def test_no_audio_option_drops_the_audio_track(clips, out):
+    result = stylise_video(clips["basic"], out / "o.mp4", identity,
+                           options=EncodeOptions(audio=False))
+    assert result.audio_packets == 0 and result.frames == 20
+    assert video_info(out / "o.mp4")["streams"] == ["video"]
+
+
+def test_a_clip_without_audio(clips, out):
+    result = stylise_video(clips["silent"], out / "o.mkv", identity)
+    assert result.frames == 10 and result.audio_packets == 0
+    assert video_info(out / "o.mkv")["streams"] == ["video"]
+    assert len(decode(out / "o.mkv")[0]) == 10
+
+
+def test_the_helper_vfr_clip_has_irregular_timestamps(clips):
+    _, times = decode(clips["vfr"])
+    assert times == pytest.approx([vfr_ms(i) / 1000 for i in range(20)], abs=1e-6)
+
+
+@pytest.mark.xfail(reason="BUG: variable frame rates fail: video.py _video_stream leaves the "
+                          "encoder's time base at 1/average_rate, so close frames collide",
+                   strict=True)
+def test_variable_frame_rate_timestamps_are_kept(clips, out):
+    src, dst = clips["vfr"], out / "o.mp4"
+    result = stylise_video(src, dst, identity)
+    _, times_in = decode(src)
+    _, times_out = decode(dst)
+    assert result.frames == len(times_out) == len(times_in) == 20
+    assert times_out == pytest.approx(times_in, abs=1e-3)
+
+
+def test_an_inverting_process_is_applied_to_every_frame_in_order(clips, out):
+    result = stylise_video(clips["basic"], out / "o.mp4", lambda f: 255 - f)
+    assert result.frames == 20
+    frames_in, _ = decode(clips["basic"])
+    frames_out, _ = decode(out / "o.mp4")
+    assert len(frames_out) == 20
+    for i, (a, b) in enumerate(zip(frames_in, frames_out)):
+        assert mad(255 - a, b) < 6, i
+
+
+def test_progress_reports_every_frame(clips, out):
+    calls = []
+    stylise_video(clips["basic"], out / "o.mp4", identity,
+                  on_frame=lambda done, total: calls.append((done, total)))
+    assert [d for d, _ in calls] == list(range(1, 21))
+    assert all(total == 20 for _, total in calls)
+
+
+def test_odd_sizes_are_padded_to_even_by_repeating_the_edge(clips, out):
+    src, dst = clips["odd"], out / "o.mp4"
+    result = stylise_video(src, dst, identity)
+    assert result.padded
+    assert (result.frames, result.width, result.height) == (8, 65, 49)  # the content size
+    info = video_info(dst)
+    assert (info["width"], info["height"]) == (66, 50)
+    frames_in, _ = decode(src)
+    frames_out, _ = decode(dst)
+    assert len(frames_out) == 8
+    for i, (a, b) in enumerate(zip(frames_in, frames_out)):
+        assert b.shape == (50, 66, 3)
+        assert mad(a, b[:49, :65]) < 6, i
+        assert mad(b[:49, 65], a[:, 64]) < 8, i  # the added column repeats the last one
+        assert mad(b[49, :65], a[48]) < 8, i  # and the added row the last row
+
+
+@pytest.mark.parametrize("name", ["ten_bit", "yuv444"])
+def test_10_bit_and_444_inputs_become_8_bit_420(clips, out, name):
+    assert video_info(clips[name])["pix_fmt"] in ("yuv420p10le", "yuv444p")
+    result = stylise_video(clips[name], out / "o.mp4", identity)
+    assert result.frames == 8
+    assert video_info(out / "o.mp4")["pix_fmt"] == "yuv420p"
+    frames_in, _ = decode(clips[name])
+    frames_out, _ = decode(out / "o.mp4")
+    assert len(frames_out) == 8
+    assert all(mad(a, b) < 6 for a, b in zip(frames_in, frames_out))
+
+
+def test_start_and_duration_cut(clips, out):
+    src, dst = clips["long"], out / "o.mp4"
+    start, duration = 0.5, 0.8
+    result = stylise_video(src, dst, identity, start=start, duration=duration)
+    assert abs(result.frames - duration * 25) <= 1
+    frames_in, times_in = decode(src)
+    frames_out, times_out = decode(dst)
+    assert len(frames_out) == result.frames
+    assert all(start - 1e-6 <= t < start + duration for t in times_out)
+    # the frames are the ones from that stretch of the input
+    first = times_in.index(min(times_in, key=lambda t: abs(t - times_out[0])))
+    for k, b in enumerate(frames_out):
+        assert mad(frames_in[first + k], b) < 6, k
+    packets_in, _ = audio_packets(src)
+    packets_out, _ = audio_packets(dst)
+    assert result.audio_packets == len(packets_out) > 0
+    assert all(start <= t < start + duration for t, _ in packets_out)
+    in_range = [b for t, b in packets_in if start <= t < start + duration]
+    assert [b for _, b in packets_out] == in_range
+
+
+def test_a_cut_to_the_end(clips, out):
+    result = stylise_video(clips["long"], out / "o.mp4", identity, start=1.5)
+    assert abs(result.frames - 0.5 * 25) <= 1
+    assert len(decode(out / "o.mp4")[0]) == result.frames
+
+
+def test_a_real_stylizer_changes_the_colours_and_keeps_the_frames(clips, out, stylizer):
+    src, dst = clips["basic"], out / "o.mp4"
+    result = stylise_video(src, dst, stylizer)
+    assert (result.frames, result.width, result.height) == (20, 64, 48)
+    frames_in, times_in = decode(src)
+    frames_out, times_out = decode(dst)
+    assert len(frames_out) == 20 and times_out == pytest.approx(times_in, abs=1e-3)
+    assert np.mean([mad(a, b) for a, b in zip(frames_in, frames_out)]) > 10
+    # the encode is faithful to what the stylizer made
+    assert mad(frames_out[3], stylizer(frames_in[3])) < 8
+    assert audio_packets(dst)[1] is not None
+
+
+# --- bad inputs and refused outputs: an error, no OUT, no temporary file ---------------------
+
+@pytest.mark.parametrize("name, words", [
+    ("missing", ["video not found"]),
+    ("folder", ["got a folder"]),
+    ("text", ["not a video file", "notes.mp4"]),
+    ("truncated_mp4", ["cut_short.mp4"]),  # the index (moov) is at the end: nothing to read
+    ("audio_only", ["no video stream"]),
+])
+def test_unreadable_inputs_raise_video_error_and_write_nothing(clips, out, name, words):
+    src = {"missing": clips["basic"].parent / "missing.mp4",
+           "folder": clips["basic"].parent}.get(name) or clips[name]
+    called = []
+    with pytest.raises(VideoError) as info:
+        stylise_video(src, out / "o.mp4", lambda f: called.append(1) or f)
+    for w in words:
+        assert w in str(info.value)
+    assert called == []
+    assert list(out.iterdir()) == []
+    assert pipeline_threads() == []
+
+
+def test_a_truncated_clip_processes_what_decodes(clips, out):
+    """An MKV cut at 60% still has its header: the frames before the cut are stylised."""
+    dst = out / "o.mp4"
+    try:
+        result = stylise_video(clips["truncated_mkv"], dst, identity)
+    except VideoError:
+        assert list(out.iterdir()) == []
+        return
+    assert 0 < result.frames <= 30
+    frames_out, _ = decode(dst)
+    assert len(frames_out) == result.frames
+    frames_in, _ = decode(clips["mkv"])
+    assert all(mad(a, b) < 6 for a, b in zip(frames_in, frames_out))
+    assert leftovers(out) == []
+
+
+def test_the_output_must_not_be_the_input(clips, tmp_path):
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(clips["basic"].read_bytes())
+    before = src.read_bytes()
+    (tmp_path / "link.mp4").symlink_to(src)
+    for dst in (src, tmp_path / "." / "clip.mp4", tmp_path / "link.mp4"):
+        with pytest.raises(VideoError, match="is the input"):
+            stylise_video(src, dst, identity)
+    assert src.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["o.gif", "o", "o.avi", "o.MP4"])
+def test_output_extensions(clips, out, name):
+    if name == "o.MP4":  # case does not matter
+        assert stylise_video(clips["silent"], out / name, identity).frames == 10
+        return
+    with pytest.raises(VideoError, match="cannot write"):
+        stylise_video(clips["basic"], out / name, identity)
+    assert list(out.iterdir()) == []
+
+
+def test_the_output_folder_must_exist(clips, out):
+    with pytest.raises(InputError, match="output folder does not exist"):
+        stylise_video(clips["basic"], out / "nope" / "o.mp4", identity)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root can write into a read-only folder")
+def test_a_read_only_output_folder(clips, out):
+    out.chmod(0o555)
+    try:
+        with pytest.raises(VideoError, match="permission denied"):
+            stylise_video(clips["basic"], out / "o.mp4", identity)
+        assert list(out.iterdir()) == []
+    finally:
+        out.chmod(0o755)
+
+
+def test_an_unwritable_output_folder_is_refused_before_reading(clips, out, monkeypatch):
+    """The same check as above, runnable as root: os.access says the folder is not writable."""
+    real = os.access
+    monkeypatch.setattr(video.os, "access",
+                        lambda p, mode, **kw: False if Path(p) == out else real(p, mode, **kw))
+    with pytest.raises(VideoError, match="permission denied"):
+        stylise_video(clips["basic"], out / "o.mp4", identity)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("start, duration", [(-1, None), (0, 0), (0, -2)])
+def test_bad_cut_values(clips, out, start, duration):
+    with pytest.raises(VideoError, match="--start"):
+        stylise_video(clips["basic"], out / "o.mp4", identity, start=start, duration=duration)
+    assert list(out.iterdir()) == []
+
+
+def test_a_cut_after_the_end_has_no_frames(clips, out):
+    with pytest.raises(VideoError, match="no video frames"):
+        stylise_video(clips["basic"], out / "o.mp4", identity, start=30)
+    assert list(out.iterdir()) == []
+    assert pipeline_threads() == []
+
+
+def test_an_unknown_codec(clips, out):
+    with pytest.raises(VideoError, match="codec 'bogus'"):
+        stylise_video(clips["basic"], out / "o.mp4", identity,
+                      options=EncodeOptions(codec="bogus"))
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.xfail(reason="BUG: an audio codec as the video codec raises a bare TypeError from "
+                          "add_stream (video.py _video_stream catches only FFmpegError and "
+                          "ValueError)", strict=True)
+def test_an_audio_codec_is_not_a_video_codec(clips, out):
+    with pytest.raises(VideoError, match="codec 'aac'"):
+        stylise_video(clips["basic"], out / "o.mp4", identity,
+                      options=EncodeOptions(codec="aac"))
+
+
+def test_other_codecs_and_containers(clips, out):
+    result = stylise_video(clips["basic"], out / "o.mkv", identity,
+                           options=EncodeOptions(codec="mpeg4"))
+    assert result.frames == 20
+    assert video_info(out / "o.mkv")["codec"] == "mpeg4"
+    assert len(decode(out / "o.mkv")[0]) == 20
+
+
+# --- stops and failures in the middle ---------------------------------------------------------
+
+def test_should_stop_raises_keyboard_interrupt_and_leaves_nothing(clips, out):
+    polls, processed = [], []
+
+    def should_stop():
+        polls.append(1)
+        return len(polls) > 3
+
+    with pytest.raises(KeyboardInterrupt):
+        stylise_video(clips["long"], out / "o.mp4", lambda f: processed.append(1) or f,
+                      should_stop=should_stop)
+    assert len(processed) == 3
+    assert list(out.iterdir()) == []
+    assert pipeline_threads() == []
+
+
+def test_an_exception_in_process_propagates_and_leaves_nothing(clips, out):
+    class Boom(Exception):
+        pass
+
+    seen = []
+
+    def process(frame):
+        seen.append(1)
+        if len(seen) == 5:
+            raise Boom("frame 5")
+        return frame
+
+    with pytest.raises(Boom, match="frame 5"):
+        stylise_video(clips["long"], out / "o.mp4", process)
+    assert len(seen) == 5
+    assert list(out.iterdir()) == []
+    assert pipeline_threads() == []
+
+
+def test_a_failure_keeps_the_previous_output(clips, out):
+    dst = out / "o.mp4"
+    dst.write_bytes(b"previous result")
+
+    def process(frame):
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        stylise_video(clips["basic"], dst, process)
+    assert dst.read_bytes() == b"previous result"
+    assert leftovers(out) == []
+
+
+def test_a_process_returning_a_bad_frame_fails_cleanly(clips, out):
+    with pytest.raises(Exception):  # noqa: B017 - whatever PyAV says, it must not hang
+        stylise_video(clips["basic"], out / "o.mp4", lambda f: f.astype(np.float32))
+    assert list(out.iterdir()) == []
+    assert pipeline_threads() == []
+
+
+# --- finding videos --------------------------------------------------------------------------
+
+def test_list_videos_finds_videos_in_sub_folders(tmp_path):
+    for name in ("a.mp4", "sub/b.MKV", "sub/deeper/c.mov", "notes.txt", "sub/d.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "folder.mp4").mkdir()
+    assert [p.relative_to(tmp_path).as_posix() for p in video.list_videos(tmp_path)] == \
+        ["a.mp4", "sub/b.MKV", "sub/deeper/c.mov"]
+    with pytest.raises(VideoError, match="not a folder"):
+        video.list_videos(tmp_path / "a.mp4")
