@@ -2,7 +2,8 @@
 
 A style is a model folder (``model.json`` + ``model.onnx``). They are looked up, in order, in
 the folders of ``$RTSTYLE_MODELS`` (separated by ``os.pathsep``), the repository's ``models/``
-(the shipped styles), and ``~/.local/share/rtstyle/models`` (or ``$XDG_DATA_HOME``).
+(the shipped styles; ``RTSTYLE_NO_SHIPPED_STYLES=1`` leaves them out), and
+``~/.local/share/rtstyle/models`` (or ``$XDG_DATA_HOME``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class Style:
 
 def search_path() -> list[Path]:
     paths = [Path(p) for p in os.environ.get("RTSTYLE_MODELS", "").split(os.pathsep) if p]
-    paths.append(Path(__file__).resolve().parents[1] / "models")
+    if os.environ.get("RTSTYLE_NO_SHIPPED_STYLES", "") in ("", "0"):
+        paths.append(Path(__file__).resolve().parents[1] / "models")
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     paths.append(Path(data) / "rtstyle" / "models")
     return paths

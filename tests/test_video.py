@@ -434,12 +434,8 @@ def test_unreadable_inputs_raise_video_error_and_write_nothing(clips, out, name,
 def test_a_truncated_clip_processes_what_decodes(clips, out):
     """An MKV cut at 60% still has its header: the frames before the cut are stylised."""
     dst = out / "o.mp4"
-    try:
-        result = stylise_video(clips["truncated_mkv"], dst, identity)
-    except VideoError:
-        assert list(out.iterdir()) == []
-        return
-    assert 0 < result.frames <= 30
+    result = stylise_video(clips["truncated_mkv"], dst, identity)
+    assert 0 < result.frames < 30
     frames_out, _ = decode(dst)
     assert len(frames_out) == result.frames
     frames_in, _ = decode(clips["mkv"])

@@ -1,4 +1,4 @@
-"""Bundled demo images (see the README's credits)."""
+"""Bundled demo images and clip (see the README's credits)."""
 
 from importlib import resources
 from pathlib import Path
@@ -10,3 +10,6 @@ def path(name: str) -> Path:
 
 DEMO_CONTENT = "tubingen.jpg"
 DEMO_STYLE = "starry_night_van_gogh.jpg"
+DEMO_CLIP = "sample_clip.mp4"
+#: The style `make demo` uses (a model folder in the repository's models/).
+DEMO_MODEL = "starry_night_lite"

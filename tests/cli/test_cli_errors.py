@@ -170,7 +170,7 @@ def test_help_lists_the_subcommands(capsys, monkeypatch):
     assert status == 0 and err == ""
     commands = {ln.split()[0]: ln.split(None, 1)[1] for ln in out.splitlines()
                 if ln.startswith("    ") and len(ln.split()) > 1}
-    assert commands["demo"].startswith("stylise a bundled photo")
+    assert commands["demo"].startswith("stylise the bundled sample clip")
     assert commands["gatys"].startswith("stylise one image by optimisation")
     assert commands["experiment"].startswith("reproduce the Gatys experiments")
 

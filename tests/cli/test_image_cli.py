@@ -296,9 +296,8 @@ def test_styles_marks_an_unexported_style(capsys, library):
     assert "not exported" in bright and "rtstyle export" in bright
 
 
-def test_styles_with_none_installed(capsys, tmp_path):
-    if any((p / "model.json").is_file() for p in (ROOT / "models").iterdir() if p.is_dir()):
-        pytest.skip("the repository ships styles")
+def test_styles_with_none_installed(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
     code, stdout, err = cli(["styles"], capsys)
     assert code == 0, err
     assert "no styles installed" in stdout
@@ -318,7 +317,8 @@ def test_an_unknown_style_name_suggests_one(capsys, library, inputs, out):
     assert not out.exists()
 
 
-def test_an_unknown_style_name_with_none_installed(capsys, inputs, out):
+def test_an_unknown_style_name_with_none_installed(capsys, inputs, out, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
     code, _, err = cli(image(inputs["photo"], "starry", out), capsys)
     assert code == 1
     assert_one_line_error(err, "no style named 'starry'", "rtstyle styles")
