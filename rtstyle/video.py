@@ -178,7 +178,9 @@ def stylise_video(src: str | os.PathLike, dst: str | os.PathLike,
                     if packet.dts is None:
                         continue
                     t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-                    if t >= start and (end is None or t < end):
+                    t_end = t + float((packet.duration or 0) * packet.time_base)
+                    # keep packets overlapping the cut (AAC's priming packet has pts < 0)
+                    if (start == 0 or t_end > start) and (end is None or t < end):
                         put(decoded, ("audio", packet))
                     continue
                 t0 = time.perf_counter()
@@ -319,12 +321,21 @@ def _video_stream(output, options: EncodeOptions, rate: Fraction, time_base, w: 
     import av
 
     try:
+        kind = av.codec.Codec(options.codec, "w").type
+    except (av.error.FFmpegError, ValueError, TypeError) as e:
+        raise VideoError(f"codec '{options.codec}' is not available in this PyAV build") from e
+    if kind != "video":
+        raise VideoError(f"codec '{options.codec}' is not a video codec (it is {kind})")
+    try:
         stream = output.add_stream(options.codec, rate=rate)
-    except (av.error.FFmpegError, ValueError) as e:
+    except (av.error.FFmpegError, ValueError, TypeError) as e:
         raise VideoError(f"codec '{options.codec}' is not available in this PyAV build") from e
     stream.width, stream.height = w + w % 2, h + h % 2
     stream.pix_fmt = "yuv420p"
+    # Both time bases: the stream's for the muxer and the encoder's, or frame times get rounded
+    # to 1/frame-rate and variable-rate frames collide.
     stream.time_base = time_base
+    stream.codec_context.time_base = time_base
     if options.codec in ("libx264", "libx265"):
         stream.options = {"crf": str(options.crf), "preset": options.preset}
     return stream

@@ -43,7 +43,13 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"no videos found in {src}")
         if dst.exists() and not dst.is_dir():
             raise InputError(f"IN is a folder, so OUT must be a folder too: {dst}")
-        jobs = [(f, dst / f.relative_to(src).with_suffix(".mp4")) for f in files]
+        jobs, seen = [], set()
+        for f in files:
+            target, k = dst / f.relative_to(src).with_suffix(".mp4"), 2
+            while target in seen:  # clip.mp4 and clip.mkv must not overwrite each other
+                target, k = target.with_name(f"{f.stem}_{k}.mp4"), k + 1
+            seen.add(target)
+            jobs.append((f, target))
     else:
         if not src.exists():
             raise InputError(f"video not found: {src}")
@@ -57,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     failed = []
     with interrupts.deferred() as stop:
         for src_file, out_file in jobs:
-            if len(jobs) > 1:
+            if src.is_dir():
                 out_file.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     result = _one(src_file, out_file, stylizer, options, args, stop)

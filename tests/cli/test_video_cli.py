@@ -262,9 +262,6 @@ def test_a_folder_with_only_unreadable_videos_exits_1(capsys, models, clips, tmp
     assert not dst.exists() or not any(p.is_file() for p in dst.rglob("*"))
 
 
-@pytest.mark.xfail(reason="BUG: a folder holding one video into a new OUT folder fails with "
-                          "'output folder does not exist': cli/video.py creates the output "
-                          "folders only when there are several jobs", strict=True)
 def test_a_folder_with_one_video_into_a_new_folder(capsys, models, tmp_path):
     d = tmp_path / "videos"
     d.mkdir()
@@ -274,9 +271,6 @@ def test_a_folder_with_one_video_into_a_new_folder(capsys, models, tmp_path):
     assert count(tmp_path / "new" / "only.mp4")[0] == 4
 
 
-@pytest.mark.xfail(reason="BUG: videos with the same stem (clip.mp4, clip.mkv) are both written "
-                          "to OUT/clip.mp4, the second overwriting the first (cli/video.py "
-                          "jobs: with_suffix('.mp4'))", strict=True)
 def test_a_folder_with_two_videos_of_the_same_name(capsys, models, tmp_path):
     d = tmp_path / "videos"
     d.mkdir()
@@ -377,9 +371,6 @@ def test_user_errors_are_one_line_and_write_nothing(case, capsys, models, clips,
     assert leftovers(tmp_path) == [] and leftovers(clips["clip"].parent) == []
 
 
-@pytest.mark.xfail(reason="BUG: --codec aac (an audio codec) gives 'TypeError: audio stream "
-                          "`rate` must be ...' instead of a VideoError naming the codec",
-                   strict=True)
 def test_an_audio_codec_is_a_one_line_error_naming_it(capsys, models, clips, tmp_path):
     status, _, err = cli(video(clips["clip"], tmp_path / "o.mp4", models["starry"],
                                "--codec", "aac"), capsys)
