@@ -1,0 +1,78 @@
+"""End-to-end throughput of ``rtstyle video``: frames/s and where the time goes.
+
+Runs the same pipeline as ``rtstyle video`` (threaded decode -> Stylizer -> encode) on a clip
+(default: the bundled sample clip at its native size) and reports frames/s plus the share of busy
+time spent in decoding, inference and encoding. ``--nets`` exports randomly initialised nets
+(speed does not depend on the weights); ``--models`` times existing models.
+
+    python bench/video_throughput.py --nets full,lite --backends ort-cpu
+    python bench/video_throughput.py --clip big.mp4 --scale-to 1920x1080 --nets full --backends ort-trt
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clip", help="video file (default: the bundled sample clip)")
+    p.add_argument("--nets", default="", help="export these net sizes (full, lite, tiny)")
+    p.add_argument("--models", nargs="*", default=[])
+    p.add_argument("--backends", default="ort-cpu")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+
+    from engine_latency import export_nets, machine
+
+    from rtstyle import assets, video
+    from rtstyle.stylizer import Stylizer
+
+    clip = Path(args.clip) if args.clip else assets.path(assets.DEMO_CLIP)
+    models = {Path(m).name: Path(m) for m in args.models}
+    tmp = tempfile.TemporaryDirectory()
+    if args.nets:
+        models.update(export_nets([n.strip() for n in args.nets.split(",")], Path(tmp.name), False))
+    rows = []
+    print(f"| model | backend | frames | size | frames/s | decode | inference | encode |  "
+          f"({machine()}, {clip.name})")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, path in models.items():
+        for backend in args.backends.split(","):
+            st = Stylizer({label: path}, backend=backend.strip(), threads=args.threads)
+            out = Path(tmp.name) / f"{label}-{backend}.mp4"
+            r = video.stylise_video(clip, out, st)
+            busy = sum(r.timings.values()) or 1.0
+            share = {k: round(v / busy, 3) for k, v in r.timings.items()}
+            row = {"model": label, "backend": backend, "runs_on": st.describe(), "frames": r.frames,
+                   "width": r.width, "height": r.height, "fps": round(r.fps_processed, 2),
+                   "seconds": round(r.seconds, 2), "busy_share": share}
+            rows.append(row)
+            print(f"| {label} | {st.describe()} | {r.frames} | {r.width}x{r.height} | "
+                  f"{r.fps_processed:.1f} | {share['decode']:.0%} | {share['inference']:.0%} | "
+                  f"{share['encode']:.0%} |", flush=True)
+    report = {"benchmark": "video_throughput", "command": " ".join(["python", *sys.argv]),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "clip": str(clip), "python": platform.python_version(),
+              "results": rows}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
