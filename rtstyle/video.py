@@ -60,6 +60,8 @@ class VideoResult:
     audio_packets: int = 0
     skipped_packets: int = 0
     padded: bool = False
+    #: Degrees of display rotation applied to the pixels (the output is upright, unflagged).
+    rotated: int = 0
     interrupted: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -197,6 +199,10 @@ def stylise_video(src: str | os.PathLike, dst: str | os.PathLike,
                     if end is not None and t >= end - 1e-6:
                         return
                     image = frame.to_ndarray(format="bgr24")
+                    turn = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+                    if turn:  # phone videos: stylise and write them upright, as players show them
+                        image = np.ascontiguousarray(np.rot90(image, k=turn // 90))
+                        result.rotated = turn
                     timings["decode"] += time.perf_counter() - t0
                     if not put(decoded, ("video", _Frame(image, frame.pts, frame.time_base))):
                         return

@@ -630,3 +630,37 @@ def test_frame_writer_keeps_irregular_wall_clock_times(out):
         raise
     _, times = decode(dst)
     assert times == pytest.approx([t / 1000 for t in ms], abs=1e-3)
+
+
+def test_a_rotated_phone_video_is_stylised_upright(tmp_path):
+    """A display rotation (as phones write it) is applied to the pixels: the output is upright."""
+    import subprocess
+
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    plain = tmp_path / "plain.mp4"
+    with av.open(str(plain), "w") as out:
+        s = out.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:12, :16] = (0, 0, 255)  # a red mark at the top left of the stored picture
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(img, format="bgr24")
+            f.pts, f.time_base = i, Fraction(1, 10)
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-display_rotation",
+                    "90", "-i", str(plain), "-c", "copy", str(rotated)], check=True)
+    dst = tmp_path / "out.mp4"
+    result = stylise_video(rotated, dst, lambda f: f)
+    assert result.rotated == 90 and (result.width, result.height) == (48, 64)
+    with av.open(str(dst)) as c:
+        frame = next(c.decode(video=0))
+        assert (frame.rotation or 0) == 0
+        shown = frame.to_ndarray(format="bgr24")
+    # 90 degrees counter-clockwise: the mark is now at the bottom left
+    red = (shown[..., 2] > 150) & (shown[..., 0] < 100)
+    ys, xs = np.nonzero(red)
+    assert ys.min() >= 44 and xs.max() <= 14

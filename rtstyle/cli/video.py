@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {result.output}: {result.frames} frames {result.width}x{result.height} "
                   f"at {result.fps:.3g} fps, {result.audio_packets} audio packets"
                   f"{', padded to even size for H.264' if result.padded else ''}"
+                  f"{f', turned upright ({result.rotated} deg)' if result.rotated else ''}"
                   f"{f', {result.skipped_packets} undecodable packets skipped' if result.skipped_packets else ''}"
                   f"; {result.fps_processed:.1f} frames/s on {stylizer.describe()} "
                   f"(decode {t['decode'] / busy:.0%}, inference {t['inference'] / busy:.0%}, "
