@@ -131,7 +131,7 @@ class LiveLoop:
                  output: str | None = None, shots_dir: str = "out/screenshots",
                  record_dir: str = "out/recordings", backend_label: str = "",
                  key_source: Callable[[int], int] | None = None, max_frames: int | None = None,
-                 fullscreen: bool = False):
+                 fullscreen: bool = False, writer: FrameWriter | None = None):
         self.st, self.frames = stylizer, frames
         self.window, self.output = window, output
         self.shots_dir, self.record_dir = Path(shots_dir), Path(record_dir)
@@ -141,6 +141,8 @@ class LiveLoop:
         self.state = LiveState(fullscreen=fullscreen)
         self.stats = LiveStats()
         self.recorder: FrameWriter | None = None
+        #: An output writer owned by the caller (kept open across reconnects), else our own.
+        self.writer = writer
         self._fps = 0.0
 
     def _overlay_lines(self, latency_ms: float) -> list[str]:
@@ -175,7 +177,8 @@ class LiveLoop:
         self.stats.screenshots.append(path)
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> LiveStats:
-        out_writer = FrameWriter(self.output) if self.output else None
+        own_writer = self.writer is None and bool(self.output)
+        out_writer = FrameWriter(self.output) if own_writer else self.writer
         start = time.perf_counter()
         if self.window:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
@@ -226,7 +229,7 @@ class LiveLoop:
             self.stats.dropped = self.frames.dropped
             self.frames.close()
             self._finish_recording()  # a recording is kept on every exit: it is playable
-            if out_writer is not None:
+            if out_writer is not None and own_writer:
                 if ok or out_writer.frames:
                     path = out_writer.close()
                     if path:

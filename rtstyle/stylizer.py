@@ -151,30 +151,52 @@ class Stylizer:
     def describe(self) -> str:
         return self.models[self.style].describe()
 
-    def _net(self, name: str, frame: np.ndarray) -> np.ndarray:
+    def _net(self, name: str, smalls: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run one style on same-sized frames as a single batch."""
         model = self.models[name]
-        batch, size = frames.pad_to_multiple(frames.to_model_input(frame), model.info.size_multiple)
-        return frames.from_model_output(frames.crop_to(model.run(batch), size))
+        batch, size = frames.pad_to_multiple(frames.to_model_input(np.stack(smalls)),
+                                             model.info.size_multiple)
+        out = frames.from_model_output(frames.crop_to(model.run(batch), size), squeeze=False)
+        return list(out)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return self.many([frame])[0]
+
+    def many(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Stylise several frames; frames of the same size go through the net as one batch
+        (what a GPU wants for video). Results are identical to one call per frame."""
         c = self.controls
-        frame = as_bgr(frame)
-        h, w = frame.shape[:2]
-        size = working_size(h, w, self.scale, self.max_side)
+        items = [as_bgr(f) for f in batch]
         if c.strength == 0.0:
-            return frame.copy()
-        small = images.resize_to(frame, size) if size != (h, w) else frame
-        out = self._net(self.style, small)
-        if c.blend is not None and c.blend_weight > 0:
-            other = self._net(c.blend, small)
-            out = _mix(out, other, c.blend_weight)
-        if size != (h, w):
-            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+            for f in items:
+                working_size(*f.shape[:2], self.scale, self.max_side)
+            return [f.copy() for f in items]
+        out: list[np.ndarray | None] = [None] * len(items)
+        groups: dict[tuple[int, int, int, int], list[int]] = {}
+        for k, f in enumerate(items):
+            h, w = f.shape[:2]
+            groups.setdefault((h, w, *working_size(h, w, self.scale, self.max_side)), []).append(k)
+        for (h, w, sh, sw), idx in groups.items():
+            smalls = [images.resize_to(items[k], (sh, sw)) if (sh, sw) != (h, w) else items[k]
+                      for k in idx]
+            styled = self._net(self.style, smalls)
+            if c.blend is not None and c.blend_weight > 0:
+                styled = [_mix(a, b, c.blend_weight)
+                          for a, b in zip(styled, self._net(c.blend, smalls))]
+            for k, y in zip(idx, styled):
+                out[k] = self._finish(items[k], y)
+        return out  # type: ignore[return-value]
+
+    def _finish(self, frame: np.ndarray, styled: np.ndarray) -> np.ndarray:
+        c = self.controls
+        h, w = frame.shape[:2]
+        if styled.shape[:2] != (h, w):
+            styled = cv2.resize(styled, (w, h), interpolation=cv2.INTER_LINEAR)
         if c.preserve_color:
-            out = color.keep_chroma(out, frame)
+            styled = color.keep_chroma(styled, frame)
         if c.strength < 1.0:
-            out = _mix(frame, out, c.strength)
-        return out
+            styled = _mix(frame, styled, c.strength)
+        return styled
 
 
 def _name_paths(paths: Sequence[str | os.PathLike]) -> dict[str, str | os.PathLike]:

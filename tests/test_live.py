@@ -95,10 +95,23 @@ def display():
     proc.wait(timeout=10)
 
 
+GRAB = """
+import sys, av, numpy as np
+with av.open(sys.argv[1], format="x11grab", options={"video_size": "640x480"}) as c:
+    np.save(sys.argv[2], next(c.decode(video=0)).to_ndarray(format="bgr24"))
+"""
+
+
 def grab(display: str) -> np.ndarray:
-    """A screenshot of the whole X display (through FFmpeg's x11grab)."""
-    with av.open(display, format="x11grab", options={"video_size": "640x480"}) as c:
-        return next(c.decode(video=0)).to_ndarray(format="bgr24")
+    """A screenshot of the whole X display, through FFmpeg's x11grab in a separate process
+    (OpenCV's bundled Qt/xcb libraries and FFmpeg's must not share one process)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        target = Path(d) / "shot.npy"
+        subprocess.run([sys.executable, "-c", GRAB, display, str(target)], check=True,
+                       capture_output=True, timeout=30)
+        return np.load(target)
 
 
 def near(img: np.ndarray, colour, tol: int = 6) -> np.ndarray:
@@ -286,3 +299,29 @@ def test_parse_size_and_unknown_sources():
         parse_size("wide")
     with pytest.raises(SourceError, match="not a camera index"):
         Source("no/such/file.mp4")
+
+
+def test_a_stream_that_stops_is_reported_and_reconnect_retries(media, tmp_path):
+    """A stream source (here a file:// URL, read as fast as it comes) that ends behaves like a
+    camera that disconnected: exit 1 with a message, or with --reconnect a retry until Ctrl-C."""
+    url = f"file://{media['clip']}"
+    base = [sys.executable, "-m", "rtstyle", "webcam", "--source", url, "--style",
+            str(media["model"]), "--headless", "--output"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(base + [str(tmp_path / "a.mp4")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"rtstyle: error: source {url} stopped delivering frames (disconnected?); use "
+        "--reconnect to keep retrying"]
+    assert (tmp_path / "a.mp4").exists()  # what was shown before is kept
+    proc = subprocess.Popen(base + [str(tmp_path / "b.mp4"), "--reconnect"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert "reconnecting" in line
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    with av.open(str(tmp_path / "b.mp4")) as c:  # one file across the reconnect, finalised
+        assert sum(1 for _ in c.decode(video=0)) >= 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_common, nonneg_float, positive_float
+from .args import add_common, nonneg_float, positive_float, positive_int
 from .image import add_engine_args, make_stylizer
 
 
@@ -28,6 +28,8 @@ def register(sub) -> None:
     g.add_argument("--start", type=nonneg_float, default=0.0, metavar="SEC", help="start at")
     g.add_argument("--duration", type=positive_float, metavar="SEC", help="stylise this long")
     g.add_argument("--no-audio", action="store_true", help="drop the audio track")
+    g.add_argument("--batch", type=positive_int, metavar="N",
+                   help="frames per inference batch (default: 4 on a GPU backend, 1 on the CPU)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -101,8 +103,9 @@ def _one(src, dst, stylizer, options, args, stop):
         bar.update(done - bar.n)
 
     try:
+        batch = args.batch or (1 if "cpu" in stylizer.describe() else 4)
         return video.stylise_video(src, dst, stylizer, options=options, start=args.start,
                                    duration=args.duration, on_frame=on_frame,
-                                   should_stop=lambda: stop.requested)
+                                   should_stop=lambda: stop.requested, batch=batch)
     finally:
         bar.close()

@@ -9,6 +9,7 @@ instant. --headless --output out.mp4 runs the same loop without a window.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from .args import add_common, positive_float, positive_int
@@ -117,29 +118,20 @@ def run(args: argparse.Namespace) -> int:
                   max_side=args.max_side, controls=controls, warm_up=warm, fp16=args.fp16)
     print(f"styles: {', '.join(st.names)} on {st.describe()}")
     total = live.LiveStats()
+    writer = None
+    if args.output:
+        from ..video import FrameWriter
+
+        writer = FrameWriter(args.output)  # one file across reconnects
     with interrupts.deferred() as stop:
-        while True:
-            loop = live.LiveLoop(st, sources.LatestFrame(source), window=not args.headless,
-                                 output=args.output, shots_dir=args.screenshots,
-                                 record_dir=args.recordings, max_frames=args.frames,
-                                 fullscreen=args.fullscreen)
-            if args.keys:
-                loop.key_source = scripted_keys(args.keys, lambda: loop.stats.frames)
-            stats = loop.run(lambda: stop.requested)
-            total.frames += stats.frames
-            total.seconds += stats.seconds
-            total.dropped += stats.dropped
-            total.screenshots += stats.screenshots
-            total.recordings += stats.recordings
-            total.latency_ms += stats.latency_ms
-            total.ended_by = stats.ended_by
-            if stats.ended_by != "end of source" or source.is_file or not args.reconnect:
-                break
-            print(f"rtstyle: source {args.source} stopped delivering frames; reconnecting "
-                  "(Ctrl-C to stop)")
-            source = _reopen(args, size, stop)
-            if source is None:
-                break
+        try:
+            _loop(args, st, source, size, writer, stop, total)
+        finally:
+            if writer is not None:
+                path = writer.close()
+                if path:
+                    total.recordings.append(path)
+    source = total.source
     lat = sorted(total.latency_ms)
     med = lat[len(lat) // 2] if lat else 0.0
     for path in total.screenshots:
@@ -149,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{total.frames} frames in {total.seconds:.1f} s ({total.fps:.1f} fps), median latency "
           f"{med:.0f} ms, {total.dropped} dropped; ended by {total.ended_by or 'quit'}")
     if total.ended_by == "end of source" and not source.is_file:
-        print(f"rtstyle: source {args.source} stopped delivering frames (disconnected?); "
-              "use --reconnect to keep retrying")
+        print(f"rtstyle: error: source {args.source} stopped delivering frames (disconnected?); "
+              "use --reconnect to keep retrying", file=sys.stderr)
         return 1
     return 130 if total.ended_by == "signal" else 0
 
@@ -164,3 +156,32 @@ def _reopen(args, size, stop):
         except sources.SourceError:
             time.sleep(1.0)
     return None
+
+
+def _loop(args, st, source, size, writer, stop, total) -> None:
+    """Run the window until it ends; with --reconnect, reopen a source that stopped."""
+    from .. import live, sources
+
+    while True:
+        total.source = source
+        loop = live.LiveLoop(st, sources.LatestFrame(source), window=not args.headless,
+                             shots_dir=args.screenshots, record_dir=args.recordings,
+                             max_frames=args.frames, fullscreen=args.fullscreen, writer=writer)
+        if args.keys:
+            loop.key_source = scripted_keys(args.keys, lambda: loop.stats.frames)
+        stats = loop.run(lambda: stop.requested)
+        total.frames += stats.frames
+        total.seconds += stats.seconds
+        total.dropped += stats.dropped
+        total.screenshots += stats.screenshots
+        total.recordings += stats.recordings
+        total.latency_ms += stats.latency_ms
+        total.ended_by = stats.ended_by
+        if stats.ended_by != "end of source" or source.is_file or not args.reconnect:
+            break
+        print(f"rtstyle: source {args.source} stopped delivering frames; reconnecting "
+              "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+        source = _reopen(args, size, stop)
+        if source is None:  # stopped while waiting for the source to come back
+            total.ended_by = "signal"
+            break
