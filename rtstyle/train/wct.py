@@ -155,7 +155,31 @@ def whiten_ns(fc: torch.Tensor, iterations: int = 20) -> torch.Tensor:
     """Whitening with Newton-Schulz (float32, products only): what the ONNX graph computes."""
     mean = fc.mean(dim=1, keepdim=True)
     centred = fc - mean
-    cov = centred @ centred.T / max(1, fc.shape[1] - 1)
+    # the pixel count as a tensor, so an exported graph keeps it dynamic (not a traced constant)
+    count = torch.ones_like(fc[:1]).sum()
+    cov = centred @ centred.T / torch.clamp(count - 1, min=1)
     cov = cov + EPS * torch.eye(fc.shape[0], dtype=fc.dtype, device=fc.device)
     _, inv_sqrt = newton_schulz_sqrt(cov, iterations)
     return inv_sqrt @ centred
+
+
+class WhitenColour(torch.nn.Module):
+    """WCT as plain tensor ops (Newton-Schulz, no eigendecomposition), exportable to ONNX.
+
+    ``forward(feat, style_mean, style_colour, alpha)``: ``feat`` is ``(1, C, H, W)`` float32,
+    ``style_mean`` ``(C, 1)`` and ``style_colour`` ``(C, C)`` come from :class:`StyleStats`
+    (computed once per style, exactly), ``alpha`` is a 1-element tensor. The real-time path runs
+    encoder -> this -> decoder as one graph with the style statistics as inputs.
+    """
+
+    def __init__(self, iterations: int = 20):
+        super().__init__()
+        self.iterations = iterations
+
+    def forward(self, feat: torch.Tensor, style_mean: torch.Tensor, style_colour: torch.Tensor,
+                alpha: torch.Tensor) -> torch.Tensor:
+        c = feat.shape[1]
+        fc = feat.reshape(c, -1)
+        out = style_colour @ whiten_ns(fc, self.iterations) + style_mean
+        out = alpha * out + (1.0 - alpha) * fc
+        return out.reshape(feat.shape)

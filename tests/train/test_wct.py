@@ -104,3 +104,29 @@ def test_regions_get_their_own_styles():
     torch.testing.assert_close(out[0][:, ~left].mean(dim=1, keepdim=True), b.mean, atol=1e-6, rtol=1e-6)
     with pytest.raises(ConfigError):
         wct.transform_regions(content, [a, b], [left])
+
+
+def test_the_exportable_whitening_matches_the_eigendecomposition_in_onnx(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    content = features(c=16, h=12, w=10, seed=12).float()
+    stats = wct.StyleStats.of(features(c=16, h=9, w=14, seed=13, scale=5.0))
+    mean, col = stats.mean.float(), stats.colour.float()
+    alpha = torch.tensor([0.8])
+    module = wct.WhitenColour(iterations=30).eval()
+    ref = wct.transform(content.double(), stats, alpha=0.8)
+    torch.testing.assert_close(module(content, mean, col, alpha).double(), ref, rtol=2e-3, atol=2e-2)
+    path = tmp_path / "wct.onnx"
+    torch.onnx.export(module, (content, mean, col, alpha), str(path), dynamo=False,
+                      opset_version=17, input_names=["feat", "mean", "colour", "alpha"],
+                      output_names=["out"], dynamic_axes={"feat": {2: "h", 3: "w"},
+                                                          "out": {2: "h", 3: "w"}})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert "Eig" not in {n.op_type for n in __import__("onnx").load(str(path)).graph.node}
+    other = features(c=16, h=7, w=20, seed=14).float()  # another size through the same graph
+    for x in (content, other):
+        got = session.run(None, {"feat": x.numpy(), "mean": mean.numpy(), "colour": col.numpy(),
+                                 "alpha": alpha.numpy()})[0]
+        want = wct.transform(x.double(), stats, alpha=0.8).numpy()
+        assert np.abs(got - want).max() < 0.01 * np.abs(want).max()
