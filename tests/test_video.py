@@ -686,7 +686,7 @@ def test_batches_give_the_same_video_as_single_frames(tmp_path):
         fb = [f.to_ndarray(format="bgr24") for f in b.decode(video=0)]
     # the encoder may round differently between runs on a busy machine: compare closely, and
     # compare the engine's batched and single outputs exactly below
-    assert all(np.abs(x.astype(int) - y).max() <= 3 for x, y in zip(fa, fb))
+    assert all(np.abs(x.astype(int) - y).mean() < 1.0 for x, y in zip(fa, fb))
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(5)]
     assert all(np.array_equal(a, st(b)) for a, b in zip(st.many(imgs), imgs))
