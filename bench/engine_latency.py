@@ -14,18 +14,14 @@ Prints a Markdown table and writes JSON (``--out``).
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import export_nets, machine, write_report  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -40,49 +36,6 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path)
     return p.parse_args(argv)
-
-
-def export_nets(names, folder: Path, fp16: bool) -> dict[str, Path]:
-    import torch
-
-    from rtstyle.train import export, model_folder
-    from rtstyle.train.transformer_net import NETS, TransformerNet, describe
-
-    out = {}
-    for name in names:
-        torch.manual_seed(0)
-        net = TransformerNet(NETS[name]).eval()
-        meta = {"name": f"random-{name}", "net": {"name": name, **describe(NETS[name])},
-                "style": {"name": "random"}, "recipe": {}, "training": {}}
-        import numpy as np
-
-        model_dir = model_folder.save(folder / name, net, meta, np.zeros((8, 8, 3), np.uint8))
-        out[name] = export.export(model_dir).path
-        if fp16:
-            out[f"{name} fp16"] = export.export(model_dir, fp16=True).path
-    return out
-
-
-def machine() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
-    except OSError:
-        cpu = ""
-    cpu = f"{cpu or platform.machine()}, {os.cpu_count()} cores"
-    try:
-        import onnxruntime as ort
-
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            import subprocess
-
-            gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                 capture_output=True, text=True).stdout.strip().splitlines()
-            if gpu:
-                return f"{gpu[0]}; {cpu}"
-    except Exception:
-        pass
-    return cpu
 
 
 def main(argv=None) -> int:
@@ -124,14 +77,7 @@ def main(argv=None) -> int:
             rows.append(row)
             print(f"| {label} | {backend} | {row['runs_on']} | {med:.1f} | {row['fps']:.1f} |",
                   flush=True)
-    report = {"benchmark": "engine_latency", "command": " ".join(["python", *sys.argv]),
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "onnxruntime": ort.__version__,
-              "python": platform.python_version(), "results": rows}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+    write_report(args.out, "engine_latency", rows, onnxruntime=ort.__version__)
     tmp.cleanup()
     return 0
 

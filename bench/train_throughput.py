@@ -14,16 +14,13 @@ Prints a Markdown table and writes the results as JSON (``--out``).
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_report  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -96,7 +93,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from rtstyle.train.device import cpu_name, resolve_device
+    from rtstyle.sysinfo import cpu_name
+    from rtstyle.train.device import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -116,14 +114,8 @@ def main(argv=None) -> int:
                 results.append(r)
                 print(f"| {r['net']} | {amp} | {'on' if channels_last else 'off'} | "
                       f"{r['seconds_per_step_median']:.3f} | {r['images_per_s']:.1f} |", flush=True)
-    report = {"benchmark": "train_throughput", "command": " ".join(["python", *sys.argv]),
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "device": str(device), "machine": machine, "torch": str(torch.__version__),
-              "python": platform.python_version(), "results": results}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+    write_report(args.out, "train_throughput", results, machine=machine, device=str(device),
+                 torch=str(torch.__version__))
     return 0
 
 

@@ -12,16 +12,12 @@ time spent in decoding, inference and encoding. ``--nets`` exports randomly init
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import export_nets, machine, write_report  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -33,8 +29,6 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-
-    from engine_latency import export_nets, machine
 
     from rtstyle import assets, video
     from rtstyle.stylizer import Stylizer
@@ -62,14 +56,7 @@ def main(argv=None) -> int:
             print(f"| {label} | {st.describe()} | {r.frames} | {r.width}x{r.height} | "
                   f"{r.fps_processed:.1f} | {share['decode']:.0%} | {share['inference']:.0%} | "
                   f"{share['encode']:.0%} |", flush=True)
-    report = {"benchmark": "video_throughput", "command": " ".join(["python", *sys.argv]),
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "clip": str(clip), "python": platform.python_version(),
-              "results": rows}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+    write_report(args.out, "video_throughput", rows, clip=str(clip))
     tmp.cleanup()
     return 0
 

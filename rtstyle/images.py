@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -144,3 +145,19 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
         raise InputError(f"not a folder: {folder}")
     it = folder.rglob("*") if recursive else folder.glob("*")
     return sorted(p for p in it if p.suffix.lower() in READ_SUFFIXES and p.is_file())
+
+
+def collect_images(paths: Sequence[str | os.PathLike], limit: int | None = None) -> list[Path]:
+    """Image files from a mix of files and folders (folders searched recursively, sorted)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise InputError(f"no images found in {p}")
+            out += found
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ImageError(f"image not found: {p}")
+    return out[:limit] if limit else out

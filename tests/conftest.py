@@ -39,6 +39,56 @@ def style_path() -> Path:
     return ASSETS / "starry_night_van_gogh.jpg"
 
 
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> Path:
+    """A small folder of real and synthetic photos, in sub-folders (tests/helpers.make_photos)."""
+    from tests.helpers import make_photos
+
+    return make_photos(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, photos) -> Path:
+    """A run folder of the tiny net trained for 3 steps (once per session)."""
+    import contextlib
+    import io
+
+    from rtstyle.cli import main
+    from tests.helpers import STYLE, TINY
+
+    run = tmp_path_factory.mktemp("tiny_run") / "run"
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(["train", "--style", str(STYLE), "--data", str(photos), "--out", str(run),
+                     "--steps", "3", *TINY])
+    assert code == 0, err.getvalue()
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_run) -> Path:
+    """The model folder of :func:`tiny_run` (shared: copy it with ``model_copy`` to change it)."""
+    return tiny_run / "model"
+
+
+@pytest.fixture
+def model_copy(tiny_model, tmp_path) -> Path:
+    """A private copy of the tiny model folder, to export into or to break."""
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model, copy)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """Two tiny exported styles, 'starry' and 'bright' (see tests/helpers.build_styles)."""
+    from tests.helpers import build_styles
+
+    return build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

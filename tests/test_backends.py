@@ -6,7 +6,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,51 +14,9 @@ from rtstyle.backends import CPU, CUDA, TRT, BackendError, OrtBackend, Plan, pla
 from rtstyle.errors import ConfigError
 from rtstyle.onnx_model import resolve
 
-ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT / "rtstyle" / "assets"
 AZURE = "AzureExecutionProvider"
 
 # --- two tiny exported styles, trained once per session (cached in the session's tmp folder) --
-
-#: Flags that make `rtstyle train` take a fraction of a second per step on a CPU
-#: (the same as tests/train/conftest.py's TINY).
-TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
-        "--device", "cpu", "--preview-every", "0", "--quiet"]
-
-
-def build_styles(base: Path) -> dict[str, Path]:
-    """Model folders 'starry' (Van Gogh, seed 1, with credit) and 'bright' (a synthetic colourful
-    image, seed 2), each trained 2 steps and exported; reused when ``base`` already holds them."""
-    from rtstyle.cli import main
-
-    models = {"starry": base / "starry" / "model", "bright": base / "bright" / "model"}
-    if all((m / "model.onnx").is_file() for m in models.values()):
-        return models
-    base.mkdir(parents=True, exist_ok=True)
-    photos = base / "photos"
-    photos.mkdir(exist_ok=True)
-    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
-    for i in range(3):
-        cv2.imwrite(str(photos / f"p{i}.png"), photo[i * 40:i * 40 + 96, i * 50:i * 50 + 128])
-    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
-    bright = np.stack([127 + 127 * np.sin(xx / 3), 127 + 127 * np.cos(yy / 5),
-                       127 + 127 * np.sin((xx + yy) / 7)], axis=-1)
-    cv2.imwrite(str(base / "bright.png"), np.clip(bright, 0, 255).astype(np.uint8))
-    runs = {"starry": [ASSETS / "starry_night_van_gogh.jpg", "1", "--style-credit",
-                       "The Starry Night, Vincent van Gogh (1889)", "--style-license",
-                       "public domain"],
-            "bright": [base / "bright.png", "2"]}
-    for name, (style, seed, *extra) in runs.items():
-        argv = ["train", "--style", style, "--data", photos, "--out", base / name, "--steps", "2",
-                "--seed", seed, "--style-name", name, *extra, *TINY, "--force"]
-        assert main([str(a) for a in argv]) == 0
-        assert main(["export", "--model", str(models[name])]) == 0
-    return models
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    return build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
 
 
 # --- plan: the pure decision -----------------------------------------------------------------

@@ -18,6 +18,8 @@ from rtstyle import metadata
 from rtstyle.errors import InputError
 from rtstyle.metadata import IO_CONTRACT, ModelError, check_io, model_dir, read
 
+from tests.helpers import BLOCK_TORCH
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -148,15 +150,7 @@ def test_unknown_extra_keys_are_kept(tmp_path):
     assert read(write_model(tmp_path / "m", meta))["future"] == [1]
 
 
-SCRIPT = textwrap.dedent("""
-    import importlib.abc, sys
-
-    class BlockTorch(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name == "torch" or name.startswith(("torch.", "torchvision", "safetensors")):
-                raise ImportError("torch is blocked for this test")
-
-    sys.meta_path.insert(0, BlockTorch())
+SCRIPT = BLOCK_TORCH + textwrap.dedent("""
     from rtstyle import metadata
     meta = metadata.read(sys.argv[1])
     assert metadata.check_io(meta["io"], "x") == metadata.IO_CONTRACT

@@ -4,15 +4,9 @@ import subprocess
 import sys
 import textwrap
 
-SCRIPT = textwrap.dedent("""
-    import importlib.abc, sys
+from tests.helpers import BLOCK_TORCH
 
-    class BlockTorch(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name == "torch" or name.startswith(("torch.", "torchvision")):
-                raise ImportError("torch is blocked for this test")
-
-    sys.meta_path.insert(0, BlockTorch())
+SCRIPT = BLOCK_TORCH + textwrap.dedent("""
     import numpy as np
     import rtstyle, rtstyle.frames, rtstyle.images, rtstyle.color, rtstyle.grid
     import rtstyle.config, rtstyle.report, rtstyle.atomic, rtstyle.cli, rtstyle.metadata
@@ -39,7 +33,7 @@ def test_runtime_imports_without_torch():
 
 
 def test_gatys_without_torch_is_a_one_line_error(tmp_path, content_path, style_path):
-    script = SCRIPT.split("import numpy")[0] + textwrap.dedent(f"""
+    script = BLOCK_TORCH + textwrap.dedent(f"""
         from rtstyle.cli import main
         sys.exit(main(["gatys", "--content", {str(content_path)!r}, "--style",
                        {str(style_path)!r}, "--output", {str(tmp_path / 'o.png')!r}]))
@@ -71,7 +65,7 @@ def test_engine_runs_an_exported_model_without_torch(tmp_path, content_path, sty
                  "--workers", "0", "--device", "cpu", "--preview-every", "0", "--quiet"]) == 0
     assert main(["export", "--model", str(run / "model")]) == 0
     out = tmp_path / "out"
-    script = SCRIPT.split("import numpy")[0] + textwrap.dedent(f"""
+    script = BLOCK_TORCH + textwrap.dedent(f"""
         import numpy as np
         from rtstyle.stylizer import Stylizer
         from rtstyle.cli import main

@@ -18,6 +18,8 @@ from onnx import TensorProto, helper
 from rtstyle import metadata, onnx_model
 from rtstyle.metadata import ModelError
 
+from tests.helpers import BLOCK_TORCH
+
 GOOD_IO = {**metadata.IO_CONTRACT, "precision": "fp32"}
 
 
@@ -300,15 +302,7 @@ def test_backend_refuses_an_output_named_differently_at_load(tmp_path):
 
 # --- torch-free -------------------------------------------------------------------------------
 
-SCRIPT = textwrap.dedent("""
-    import importlib.abc, sys
-
-    class BlockTorch(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name == "torch" or name.startswith(("torch.", "torchvision")):
-                raise ImportError("torch is blocked for this test")
-
-    sys.meta_path.insert(0, BlockTorch())
+SCRIPT = BLOCK_TORCH + textwrap.dedent("""
     import rtstyle.onnx_model, rtstyle.backends, rtstyle.stylizer, rtstyle.styles
     info = rtstyle.onnx_model.read_contract(sys.argv[1])
     assert info.name == "x" and info.size_multiple == 4, info

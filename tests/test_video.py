@@ -12,7 +12,6 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -22,93 +21,13 @@ from rtstyle import video  # noqa: E402
 from rtstyle.errors import InputError  # noqa: E402
 from rtstyle.video import EncodeOptions, VideoError, stylise_video  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT / "rtstyle" / "assets"
-
-#: Irregular frame times (ms) of the variable-frame-rate clip; repeats every 400 ms.
-VFR_MS = (0, 33, 50, 100, 133, 200, 210, 250, 300, 333)
-SQUARE = (20, 220, 250)  # BGR of the moving square
+from tests.helpers import (audio_packets, build_styles, decode, frame_image, make_audio_only, make_clip, vfr_ms)
 
 
 # --- synthetic clips -------------------------------------------------------------------------
 
-def frame_image(i: int, w: int, h: int) -> np.ndarray:
-    """Frame ``i``: a blue/green gradient with an orange square moving right (BGR uint8)."""
-    y, x = np.mgrid[0:h, 0:w]
-    img = np.empty((h, w, 3), np.uint8)
-    img[..., 0] = x * 255 // max(w - 1, 1)
-    img[..., 1] = y * 255 // max(h - 1, 1)
-    img[..., 2] = 60
-    s = max(4, min(w, h) // 4)
-    x0, y0 = (i * 3) % (w - s), h // 2 - s // 2
-    img[y0:y0 + s, x0:x0 + s] = SQUARE
-    return img
-
-
-def vfr_ms(i: int) -> int:
-    return VFR_MS[i % len(VFR_MS)] + 400 * (i // len(VFR_MS))
-
-
-def make_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 25,
-              audio: bool = True, vfr: bool = False, pix_fmt: str = "yuv420p",
-              codec: str = "libx264", rate: int = 44100, layout: str = "mono",
-              preset: str | None = None) -> Path:
-    """Encode ``frames`` of :func:`frame_image` (and a 440 Hz AAC sine of the same length)."""
-    w, h = size
-    with av.open(str(path), "w") as out:
-        v = out.add_stream(codec, rate=fps)
-        v.width, v.height, v.pix_fmt = w, h, pix_fmt
-        if preset:
-            v.options = {"preset": preset}
-        tb = Fraction(1, 1000) if vfr else Fraction(1, fps)
-        if vfr:  # the encoder must count in ms too, or close frames collide
-            v.time_base = v.codec_context.time_base = tb
-        a = out.add_stream("aac", rate=rate, layout=layout) if audio else None
-        for i in range(frames):
-            vf = av.VideoFrame.from_ndarray(frame_image(i, w, h), format="bgr24")
-            vf.pts, vf.time_base = (vfr_ms(i) if vfr else i), tb
-            for p in v.encode(vf):
-                out.mux(p)
-        for p in v.encode():
-            out.mux(p)
-        if a is not None:
-            seconds = (vfr_ms(frames - 1) + 33) / 1000 if vfr else frames / fps
-            n = int(seconds * rate)
-            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.float32)
-            channels = 1 if layout == "mono" else 2
-            samples = np.tile(wave, (channels, 1))
-            for k in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, k:k + 1024]),
-                                                format="fltp", layout=layout)
-                af.sample_rate, af.pts, af.time_base = rate, k, Fraction(1, rate)
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode():
-                out.mux(p)
-    return path
-
-
-def make_audio_only(path: Path) -> Path:
-    with av.open(str(path), "w", format="mp4") as out:
-        a = out.add_stream("aac", rate=44100, layout="mono")
-        for k in range(0, 44100 // 2, 1024):
-            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                            layout="mono")
-            af.sample_rate, af.pts, af.time_base = 44100, k, Fraction(1, 44100)
-            for p in a.encode(af):
-                out.mux(p)
-        for p in a.encode():
-            out.mux(p)
-    return path
-
 
 # --- reading results back --------------------------------------------------------------------
-
-def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:
-    """Every video frame of ``path`` as BGR, and its time in seconds."""
-    with av.open(str(path)) as c:
-        frames = [(f.to_ndarray(format="bgr24"), float(f.time)) for f in c.decode(video=0)]
-    return [f for f, _ in frames], [t for _, t in frames]
 
 
 def video_info(path: Path) -> dict:
@@ -118,19 +37,6 @@ def video_info(path: Path) -> dict:
                 "pix_fmt": v.format.name, "rate": Fraction(v.average_rate),
                 "seconds": float(v.duration * v.time_base) if v.duration else None,
                 "streams": [s.type for s in c.streams]}
-
-
-def audio_packets(path: Path) -> tuple[list[tuple[float, bytes]], dict | None]:
-    """(time, payload) of each audio packet, and the audio stream's codec parameters."""
-    with av.open(str(path)) as c:
-        if not c.streams.audio:
-            return [], None
-        a = c.streams.audio[0]
-        params = {"codec": a.codec_context.name, "rate": a.sample_rate,
-                  "channels": a.codec_context.channels}
-        packets = [(float(p.pts * p.time_base), bytes(p)) for p in c.demux(a)
-                   if p.dts is not None]
-    return packets, params
 
 
 def mad(a: np.ndarray, b: np.ndarray) -> float:
@@ -186,39 +92,6 @@ def out(tmp_path) -> Path:
 
 
 # --- the tiny style (trained 2 steps and exported, shared with the CLI tests' cache) ----------
-
-TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
-        "--device", "cpu", "--preview-every", "0", "--quiet"]
-
-
-def build_styles(base: Path) -> dict[str, Path]:
-    """Model folders 'starry' and 'bright', each trained 2 steps and exported (the same recipe
-    as tests/cli/test_image_cli.py, so a session builds them once)."""
-    from rtstyle.cli import main
-
-    models = {"starry": base / "starry" / "model", "bright": base / "bright" / "model"}
-    if all((m / "model.onnx").is_file() for m in models.values()):
-        return models
-    base.mkdir(parents=True, exist_ok=True)
-    photos = base / "photos"
-    photos.mkdir(exist_ok=True)
-    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
-    for i in range(3):
-        cv2.imwrite(str(photos / f"p{i}.png"), photo[i * 40:i * 40 + 96, i * 50:i * 50 + 128])
-    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
-    bright = np.stack([127 + 127 * np.sin(xx / 3), 127 + 127 * np.cos(yy / 5),
-                       127 + 127 * np.sin((xx + yy) / 7)], axis=-1)
-    cv2.imwrite(str(base / "bright.png"), np.clip(bright, 0, 255).astype(np.uint8))
-    runs = {"starry": [ASSETS / "starry_night_van_gogh.jpg", "1", "--style-credit",
-                       "The Starry Night, Vincent van Gogh (1889)", "--style-license",
-                       "public domain"],
-            "bright": [base / "bright.png", "2"]}
-    for name, (style, seed, *extra) in runs.items():
-        argv = ["train", "--style", style, "--data", photos, "--out", base / name, "--steps", "2",
-                "--seed", seed, "--style-name", name, *extra, *TINY, "--force"]
-        assert main([str(a) for a in argv]) == 0
-        assert main(["export", "--model", str(models[name])]) == 0
-    return models
 
 
 @pytest.fixture(scope="module")

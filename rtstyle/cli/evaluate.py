@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_common, name_list, positive_int
+from .args import add_common, name_list, positive_int, safe_name
 
 
 def register(sub) -> None:
@@ -49,32 +49,6 @@ def _iterations(items) -> list[int]:
     return sorted(set(its))
 
 
-def _collect(paths, limit) -> list[Path]:
-    from .. import images
-    from ..errors import InputError
-
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = images.list_images(p)
-            if not found:
-                raise InputError(f"no images found in {p}")
-            out += found
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise InputError(f"image not found: {p}")
-    return out[:limit] if limit else out
-
-
-def _safe_name(name) -> str:
-    """A model's name as one harmless path component (names come from model.json)."""
-    import re
-
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name or "model")).strip("._")
-    return cleaned or "model"
-
-
 def run(args: argparse.Namespace) -> int:
     from .. import images, metadata, report
     from ..train import evaluate
@@ -82,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
 
     its = _iterations(args.iterations)
     meta = metadata.read(args.model)  # fail fast on a wrong --model
-    files = _collect(args.images, args.limit)
+    files = images.collect_images(args.images, args.limit)
     for f in files:  # fail before minutes of optimisation on a bad file
         images.read_image(f, max_side=16)
-    out = Path(args.out) if args.out else Path("out") / "evaluate" / _safe_name(meta.get("name"))
+    out = Path(args.out) if args.out else Path("out") / "evaluate" / safe_name(meta.get("name"), "model")
 
     with Progress(len(files) * its[-1], "evaluate", unit="it", disable=args.quiet) as bar:
         done = [0]

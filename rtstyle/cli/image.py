@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_common, nonneg_int, positive_float, positive_int
+from .args import add_common, nonneg_int, positive_float, positive_int, safe_name
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -62,24 +62,6 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _inputs(paths) -> list[Path]:
-    from .. import images
-    from ..errors import InputError
-
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = images.list_images(p)
-            if not found:
-                raise InputError(f"no images found in {p}")
-            out += found
-        elif p.exists():
-            out.append(p)
-        else:
-            raise InputError(f"image not found: {p}")
-    return out
-
-
 def _targets(files, out_dir: Path, label: str, fmt: str) -> list[Path]:
     """``<stem>_<style>.<ext>`` per input; inputs with the same name get _2, _3, ..."""
     seen: set[Path] = set()
@@ -95,18 +77,12 @@ def _targets(files, out_dir: Path, label: str, fmt: str) -> list[Path]:
     return out
 
 
-def _safe(name: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "styled"
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .. import images
 
-    files = _inputs(args.inputs)
+    files = images.collect_images(args.inputs)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         from ..errors import InputError
@@ -114,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out must be a folder, got a file: {out_dir}")
     stylizer = make_stylizer(args, shape=None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    label = _safe(stylizer.models["main"].info.name)
+    label = safe_name(stylizer.models["main"].info.name, "styled")
     targets = _targets(files, out_dir, label, args.format)
     written = []
     for f, target in tqdm(list(zip(files, targets)), desc="image", unit="img",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ConfigError
+from ..sysinfo import cpu_name
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -31,21 +32,6 @@ def resolve_device(spec: str = "auto") -> torch.device:
                                   and torch.backends.mps.is_available()):
         raise ConfigError("device 'mps' asked for, but MPS is not available here")
     return dev
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), for benchmark and training reports."""
-    import os
-    import platform
-
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def describe(device: torch.device) -> str:

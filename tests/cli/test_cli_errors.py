@@ -18,29 +18,10 @@ from PIL import Image
 from rtstyle.cli import main
 from rtstyle.errors import ImageError
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, assert_one_line_error, cli
+
 FAST = ["--size", "32", "--iterations", "2", "--device", "cpu", "--quiet"]
 SIDECARS = (".losses.csv", ".losses.png", ".json")
-
-
-def cli(argv, capsys):
-    """Run ``rtstyle argv`` in-process; argparse errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rtstyle"), lines[0]
-    assert "error" in lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 @pytest.fixture

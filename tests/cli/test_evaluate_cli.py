@@ -1,14 +1,11 @@
-"""``rtstyle evaluate`` at the CLI boundary: a good run on a tiny trained model writes the JSON
+"""``rtstyle evaluate`` at the CLI boundary: a good run on a tiny tiny_run model writes the JSON
 report, the grid and the plot; every user mistake is a one-line ``rtstyle...`` message, a
 non-zero exit, and no output folder."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
-import shutil
 from pathlib import Path
 
 import cv2
@@ -19,39 +16,14 @@ from PIL import Image
 from rtstyle.cli import main
 from rtstyle.metadata import ModelError
 
-ROOT = Path(__file__).resolve().parents[2]
-ASSETS = ROOT / "rtstyle" / "assets"
-STYLE = ASSETS / "starry_night_van_gogh.jpg"
+from tests.helpers import ASSETS, assert_one_line_error, cli
+
 CONTENT = ASSETS / "tubingen.jpg"
 
-#: Flags that make `rtstyle train` take a fraction of a second per step on a CPU
-#: (the same as tests/train/conftest.py's TINY).
-TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
-        "--device", "cpu", "--preview-every", "0", "--quiet"]
 FAST = ["--size", "32", "--iterations", "2,4", "--device", "cpu", "--quiet"]
 
 
-# --- helpers (copied from test_cli_errors.py: test files do not import each other) ----------
-
-def cli(argv, capsys):
-    """Run ``rtstyle argv`` in-process; argparse errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rtstyle"), lines[0]
-    assert "error" in lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
+# --- helpers ---------------------------------------------------------------------------------
 
 def evaluate_args(model, images, out, *extra):
     images = images if isinstance(images, (list, tuple)) else [images]
@@ -61,40 +33,6 @@ def evaluate_args(model, images, out, *extra):
 def garbage(path: Path, seed: int = 0, n: int = 2048) -> Path:
     path.write_bytes(np.random.default_rng(seed).integers(0, 256, n, np.uint8).tobytes())
     return path
-
-
-# --- fixtures --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A run folder of the tiny net trained for 2 steps (once per module) on a few photos."""
-    base = tmp_path_factory.mktemp("evaluate")
-    data = base / "photos"
-    data.mkdir()
-    photo = cv2.imread(str(CONTENT))
-    h, w = photo.shape[:2]
-    for i, (y, x) in enumerate([(0, 0), (h // 3, w // 3), (h // 2, w // 2)]):
-        cv2.imwrite(str(data / f"crop_{i}.jpg"), photo[y:y + h // 2, x:x + w // 2])
-    run = base / "run"
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in ["train", "--style", STYLE, "--data", data, "--out", run,
-                                      "--steps", "2", *TINY]])
-    assert code == 0, err.getvalue()
-    return run
-
-
-@pytest.fixture(scope="module")
-def tiny_model(trained) -> Path:
-    return trained / "model"
-
-
-@pytest.fixture
-def model_copy(tiny_model, tmp_path) -> Path:
-    """A private copy of the model folder, to break."""
-    copy = tmp_path / "model"
-    shutil.copytree(tiny_model, copy)
-    return copy
 
 
 def edit_json(folder: Path, change) -> None:
@@ -234,7 +172,7 @@ def test_unknown_model_metadata_is_refused(case, capsys, tmp_path, model_copy):
     assert not out.exists()
 
 
-def _break(how: str, root: Path, tiny_model: Path, trained: Path, model_copy: Path) -> Path:
+def _break(how: str, root: Path, tiny_model: Path, tiny_run: Path, model_copy: Path) -> Path:
     """The --model argument for each broken-model case."""
     if how == "missing":
         return root / "no-such-model"
@@ -242,7 +180,7 @@ def _break(how: str, root: Path, tiny_model: Path, trained: Path, model_copy: Pa
         (root / "photos").mkdir()
         return root / "photos"
     if how == "run-folder":
-        return trained
+        return tiny_run
     if how == "a-weights-file":
         return tiny_model / "model.safetensors"
     if how == "json-corrupt":
@@ -267,10 +205,10 @@ MODEL_CASES = [
 
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
-def test_bad_model_is_one_line_and_writes_nothing(case, capsys, tmp_path, tiny_model, trained,
+def test_bad_model_is_one_line_and_writes_nothing(case, capsys, tmp_path, tiny_model, tiny_run,
                                                   model_copy):
     how, needles = case
-    model = _break(how, tmp_path, tiny_model, trained, model_copy)
+    model = _break(how, tmp_path, tiny_model, tiny_run, model_copy)
     out = tmp_path / "eval"
     status, stdout, err = cli(evaluate_args(model, CONTENT, out), capsys)
     assert status == 1
@@ -374,8 +312,8 @@ def test_missing_required_flags(capsys, tmp_path, tiny_model):
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_debug_raises_the_real_exception(where, tmp_path, trained):
-    argv = evaluate_args(trained, CONTENT, tmp_path / "eval")  # the run, not its model
+def test_debug_raises_the_real_exception(where, tmp_path, tiny_run):
+    argv = evaluate_args(tiny_run, CONTENT, tmp_path / "eval")  # the run, not its model
     argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
     with pytest.raises(ModelError, match="'model' sub-folder"):
         main([str(a) for a in argv])

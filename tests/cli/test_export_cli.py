@@ -4,83 +4,24 @@ exit, and nothing written."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
-import shutil
 from pathlib import Path
 
-import cv2
 import pytest
 
 from rtstyle import onnx_model
 from rtstyle.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-ASSETS = ROOT / "rtstyle" / "assets"
-STYLE = ASSETS / "starry_night_van_gogh.jpg"
+from tests.helpers import ASSETS, assert_one_line_error, cli
+
 CONTENT = ASSETS / "tubingen.jpg"
 
-#: Flags that make `rtstyle train` take a fraction of a second per step on a CPU
-#: (the same as tests/train/conftest.py's TINY).
-TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
-        "--device", "cpu", "--preview-every", "0", "--quiet"]
 
-
-# --- helpers (copied from test_cli_errors.py: test files do not import each other) ----------
-
-def cli(argv, capsys):
-    """Run ``rtstyle argv`` in-process; argparse errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rtstyle"), lines[0]
-    assert "error" in lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
+# --- helpers ---------------------------------------------------------------------------------
 
 def listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
-
-
-# --- fixtures --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """The model folder of the tiny net trained for 2 steps (once per module) on a few photos."""
-    base = tmp_path_factory.mktemp("export_cli")
-    data = base / "photos"
-    data.mkdir()
-    photo = cv2.imread(str(CONTENT))
-    h, w = photo.shape[:2]
-    for i, (y, x) in enumerate([(0, 0), (h // 3, w // 3), (h // 2, w // 2)]):
-        cv2.imwrite(str(data / f"crop_{i}.jpg"), photo[y:y + h // 2, x:x + w // 2])
-    run = base / "run"
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in ["train", "--style", STYLE, "--data", data, "--out", run,
-                                      "--steps", "2", *TINY]])
-    assert code == 0, err.getvalue()
-    return run / "model"
-
-
-@pytest.fixture
-def model_copy(tiny_model, tmp_path) -> Path:
-    """A private copy of the model folder, to export into or to break."""
-    copy = tmp_path / "model"
-    shutil.copytree(tiny_model, copy)
-    return copy
 
 
 PARITY = re.compile(r"max \|onnx - torch\| 256x256: ([0-9.e+-]+), 360x640: ([0-9.e+-]+)")

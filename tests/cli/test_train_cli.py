@@ -26,64 +26,17 @@ from rtstyle.train import trainer
 from rtstyle.errors import ImageError, InputError
 from rtstyle.train import checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
-ASSETS = ROOT / "rtstyle" / "assets"
-STYLE = ASSETS / "starry_night_van_gogh.jpg"
+from tests.helpers import ASSETS, STYLE, TINY, assert_one_line_error, cli
+
 OTHER_IMAGE = ASSETS / "tubingen.jpg"
 
-#: Flags that make `rtstyle train` take a fraction of a second per step on a CPU
-#: (the same as tests/train/conftest.py's TINY).
-TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
-        "--device", "cpu", "--preview-every", "0", "--quiet"]
 
 RUN_FILES = {"config.json", "losses.csv", "losses.png", "checkpoint.pt", "previews", "model"}
 MODEL_FILES = {"model.json", "model.safetensors", "style.jpg", "preview.jpg"}
 CSV_HEADER = ["step", "content", "style", "tv", "total", "images_per_s", "seconds"]
 
 
-# --- helpers (copied from test_cli_errors.py: test files do not import each other) ----------
-
-def cli(argv, capsys):
-    """Run ``rtstyle argv`` in-process; argparse errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rtstyle"), lines[0]
-    assert "error" in lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
-
-def make_photos(folder: Path, n_synthetic: int = 6) -> Path:
-    """Crops of the bundled photo plus smooth synthetic scenes, in sub-folders (a copy of
-    tests/train/conftest.py's maker: that conftest does not apply to tests/cli)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
-    (folder / "real").mkdir(exist_ok=True)
-    h, w = photo.shape[:2]
-    for i, (y, x) in enumerate([(0, 0), (h // 3, w // 3), (h // 2, w // 2)]):
-        cv2.imwrite(str(folder / "real" / f"tubingen_{i}.jpg"), photo[y:y + h // 2, x:x + w // 2])
-    rng = np.random.default_rng(1)
-    (folder / "synthetic" / "deeper").mkdir(parents=True, exist_ok=True)
-    yy, xx = np.mgrid[0:72, 0:96].astype(np.float32)
-    for i in range(n_synthetic):
-        a, b, c = rng.uniform(0.02, 0.2, 3)
-        img = np.stack([127 + 120 * np.sin(a * xx + i), 127 + 120 * np.cos(b * yy),
-                        127 + 120 * np.sin(c * (xx + yy))], axis=-1)
-        cv2.circle(img, (int(rng.integers(10, 86)), int(rng.integers(10, 62))), 12,
-                   tuple(float(v) for v in rng.integers(0, 255, 3)), -1)
-        sub = folder / "synthetic" / ("deeper" if i % 2 else "")
-        cv2.imwrite(str(sub / f"scene_{i}.png"), np.clip(img, 0, 255).astype(np.uint8))
-    return folder
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def garbage(path: Path, seed: int = 0, n: int = 4096) -> Path:
@@ -126,10 +79,6 @@ class Payload:
 
 
 # --- fixtures --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory) -> Path:
-    return make_photos(tmp_path_factory.mktemp("photos"))
 
 
 @pytest.fixture(scope="module")

@@ -9,57 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from rtstyle.cli import main
+from tests.helpers import assert_one_line_error, cli, make_audio_only, make_clip
 
 av = pytest.importorskip("av")
 
-ROOT = Path(__file__).resolve().parents[2]
-ASSETS = ROOT / "rtstyle" / "assets"
 
 # --- two tiny exported styles, trained once per session (cached in the session's tmp folder) --
-
-TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
-        "--device", "cpu", "--preview-every", "0", "--quiet"]
-
-
-def build_styles(base: Path) -> dict[str, Path]:
-    """Model folders 'starry' (Van Gogh, seed 1, with credit) and 'bright' (a synthetic colourful
-    image, seed 2), each trained 2 steps and exported; reused when ``base`` already holds them."""
-    models = {"starry": base / "starry" / "model", "bright": base / "bright" / "model"}
-    if all((m / "model.onnx").is_file() for m in models.values()):
-        return models
-    base.mkdir(parents=True, exist_ok=True)
-    photos = base / "photos"
-    photos.mkdir(exist_ok=True)
-    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
-    for i in range(3):
-        cv2.imwrite(str(photos / f"p{i}.png"), photo[i * 40:i * 40 + 96, i * 50:i * 50 + 128])
-    yy, xx = np.mgrid[0:96, 0:96].astype(np.float32)
-    bright = np.stack([127 + 127 * np.sin(xx / 3), 127 + 127 * np.cos(yy / 5),
-                       127 + 127 * np.sin((xx + yy) / 7)], axis=-1)
-    cv2.imwrite(str(base / "bright.png"), np.clip(bright, 0, 255).astype(np.uint8))
-    runs = {"starry": [ASSETS / "starry_night_van_gogh.jpg", "1", "--style-credit",
-                       "The Starry Night, Vincent van Gogh (1889)", "--style-license",
-                       "public domain"],
-            "bright": [base / "bright.png", "2"]}
-    for name, (style, seed, *extra) in runs.items():
-        argv = ["train", "--style", style, "--data", photos, "--out", base / name, "--steps", "2",
-                "--seed", seed, "--style-name", name, *extra, *TINY, "--force"]
-        assert main([str(a) for a in argv]) == 0
-        assert main(["export", "--model", str(models[name])]) == 0
-    return models
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    return build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
 
 
 @pytest.fixture(autouse=True)
@@ -70,81 +29,7 @@ def no_user_styles(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
-def cli(argv, capsys):
-    """Run ``rtstyle argv`` in-process; argparse errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(err: str, *needles: str) -> None:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rtstyle"), lines[0]
-    assert "error" in lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-
-
 # --- synthetic clips -------------------------------------------------------------------------
-
-def frame_image(i: int, w: int, h: int) -> np.ndarray:
-    """A gradient with a square moving right (BGR uint8)."""
-    y, x = np.mgrid[0:h, 0:w]
-    img = np.empty((h, w, 3), np.uint8)
-    img[..., 0] = x * 255 // max(w - 1, 1)
-    img[..., 1] = y * 255 // max(h - 1, 1)
-    img[..., 2] = 60
-    s = max(4, min(w, h) // 4)
-    x0, y0 = (i * 3) % (w - s), h // 2 - s // 2
-    img[y0:y0 + s, x0:x0 + s] = (20, 220, 250)
-    return img
-
-
-def make_clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 25,
-              audio: bool = True, preset: str | None = None) -> Path:
-    """``frames`` frames of H.264 (and a mono 440 Hz AAC track of the same length)."""
-    w, h = size
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        if preset:
-            v.options = {"preset": preset}
-        a = out.add_stream("aac", rate=44100, layout="mono") if audio else None
-        for i in range(frames):
-            vf = av.VideoFrame.from_ndarray(frame_image(i, w, h), format="bgr24")
-            vf.pts, vf.time_base = i, Fraction(1, fps)
-            for p in v.encode(vf):
-                out.mux(p)
-        for p in v.encode():
-            out.mux(p)
-        if a is not None:
-            n = int(frames / fps * 44100)
-            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
-            for k in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(wave[None, k:k + 1024].copy(), format="fltp",
-                                                layout="mono")
-                af.sample_rate, af.pts, af.time_base = 44100, k, Fraction(1, 44100)
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode():
-                out.mux(p)
-    return path
-
-
-def make_audio_only(path: Path) -> Path:
-    with av.open(str(path), "w", format="mp4") as out:
-        a = out.add_stream("aac", rate=44100, layout="mono")
-        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                        layout="mono")
-        af.sample_rate, af.pts, af.time_base = 44100, 0, Fraction(1, 44100)
-        for p in [*a.encode(af), *a.encode()]:
-            out.mux(p)
-    return path
 
 
 def count(path: Path) -> tuple[int, int, tuple[int, int]]:

@@ -5,7 +5,6 @@ accepts, and failures that write nothing."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -74,13 +73,6 @@ def trained_net(tiny_model):
 
     net, _ = model_folder.load(tiny_model, "cpu")
     return net
-
-
-@pytest.fixture
-def model_copy(tiny_model, tmp_path) -> Path:
-    copy = tmp_path / "model"
-    shutil.copytree(tiny_model, copy)
-    return copy
 
 
 def listing(folder: Path) -> list[str]:

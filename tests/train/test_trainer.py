@@ -22,10 +22,8 @@ from rtstyle import images
 from rtstyle.cli import main
 from rtstyle.train import checkpoint, trainer
 
-ROOT = Path(__file__).resolve().parents[2]
-STYLE = ROOT / "rtstyle" / "assets" / "starry_night_van_gogh.jpg"
-TINY = ["--net", "tiny", "--image-size", "32", "--batch-size", "2", "--workers", "0",
-        "--device", "cpu", "--preview-every", "0", "--quiet"]
+from tests.helpers import ROOT, STYLE, TINY
+
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
 
 
