@@ -113,6 +113,8 @@ class OrtBackend:
     spec: str = "auto"
     threads: int = 0
     shape: tuple[int, int] | None = None
+    #: Inputs other than the frame that stay the same from run to run (a WCT style's statistics).
+    feeds: dict[str, np.ndarray] = field(default_factory=dict)
     provider: str = field(init=False, default="")
     notes: list[str] = field(init=False, default_factory=list)
 
@@ -149,22 +151,27 @@ class OrtBackend:
                               f"running on {self.provider}")
         for note in self.notes:
             log.info("%s", note)
+        self._output = self.session.get_outputs()[0].name
         self._binding = None
         if self.provider in ("ort-cuda", "ort-trt"):
             self._binding = self.session.io_binding()
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """RGB float32 NCHW 0..255 (H, W multiples of the model's size_multiple) -> same."""
-        from .onnx_model import INPUT_NAME, OUTPUT_NAME
+        """RGB float32 NCHW 0..255 (H, W multiples of the model's size_multiple) -> same
+        (or, for a WCT encoder, its features)."""
+        from .onnx_model import INPUT_NAME
 
         batch = np.ascontiguousarray(batch, dtype=np.float32)
+        output = self._output
         if self._binding is None:
-            return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+            return self.session.run([output], {INPUT_NAME: batch, **self.feeds})[0]
         # IO binding: the input is copied to the GPU once, the output allocated there by ORT,
         # and nothing is copied between the nodes or through an intermediate host buffer.
         b = self._binding
         b.bind_cpu_input(INPUT_NAME, batch)
-        b.bind_output(OUTPUT_NAME, "cuda")
+        for name, value in self.feeds.items():
+            b.bind_cpu_input(name, value)
+        b.bind_output(output, "cuda")
         self.session.run_with_iobinding(b)
         return b.copy_outputs_to_cpu()[0]
 

@@ -24,7 +24,11 @@ STYLE_FILE = "style.jpg"
 IO_CONTRACT: dict[str, Any] = {"layout": "NCHW", "channels": "RGB", "dtype": "float32",
                                "range": [0, 255], "size_multiple": 4}
 
-KINDS = ("transformer",)
+#: "transformer": a Johnson net for one style; "wct-decoder": a WCT decoder from relu{L}_1
+#: features to the image (its ``io`` describes the image it makes).
+KINDS = ("transformer", "wct-decoder")
+#: What each kind's metadata must hold besides the contract.
+_REQUIRED = {"transformer": ("net", "style", "recipe"), "wct-decoder": ("net", "recipe")}
 
 
 class ModelError(InputError):
@@ -77,7 +81,7 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
     if meta.get("kind") not in KINDS:
         raise ModelError(f"{file}: unknown model kind {meta.get('kind')!r}")
     check_io(meta.get("io"), str(file))
-    for key in ("net", "style", "recipe"):
+    for key in _REQUIRED[meta["kind"]]:
         if not isinstance(meta.get(key), dict):
             raise ModelError(f"{file}: '{key}' is missing")
     return meta

@@ -26,6 +26,13 @@ KEY_FORMAT = "rtstyle.format"
 KEY_IO = "rtstyle.io"
 KEY_CARD = "rtstyle.card"
 PRECISIONS = ("fp32", "fp16")
+#: Real-time arbitrary style (WCT) graphs carry this too: {"role", "level", "channels"}.
+KEY_WCT = "rtstyle.wct"
+#: The WCT content path: the frame plus the style's statistics (computed once per style).
+WCT_INPUTS = (INPUT_NAME, "style_mean", "style_colour", "alpha")
+#: The WCT encoder's output (relu{L}_1 features of the style image).
+FEATURES_NAME = "features"
+WCT_ROLES = ("content-path", "encoder")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ class ModelInfo:
     name: str
     io: dict[str, Any]
     card: dict[str, Any] = field(default_factory=dict)
+    #: For WCT graphs: {"role": "content-path" | "encoder", "level": L, "channels": C}.
+    wct: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size_multiple(self) -> int:
@@ -101,22 +110,48 @@ def read_contract_bytes(data: bytes, where: str) -> ModelInfo:
     try:
         io = json.loads(props[KEY_IO])
         card = json.loads(props.get(KEY_CARD, "{}"))
+        wct = json.loads(props[KEY_WCT]) if KEY_WCT in props else {}
     except json.JSONDecodeError as e:
         raise ModelError(f"{where}: its contract metadata is not valid JSON ({e})") from e
     metadata.check_io(io, where)
     if io.get("precision", "fp32") not in PRECISIONS:
         raise ModelError(f"{where}: unknown precision {io.get('precision')!r}")
-    _check_signature(model, where)
     if not isinstance(card, dict):
         raise ModelError(f"{where}: its model card is not a JSON object")
-    return ModelInfo(Path(where), str(card.get("name") or Path(where).parent.name), io, card)
+    if KEY_WCT in props:
+        _check_wct(model, wct, where)
+    else:
+        _check_signature(model, where)
+    return ModelInfo(Path(where), str(card.get("name") or Path(where).parent.name), io, card, wct)
+
+
+def _inputs(model) -> list:
+    inits = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+def _check_wct(model, wct: Any, where: str) -> None:
+    """A WCT graph: the content path (frame + style statistics -> frame) or the encoder."""
+    if not isinstance(wct, dict) or wct.get("role") not in WCT_ROLES:
+        raise ModelError(f"{where}: unknown WCT graph role {wct!r}")
+    level, channels = wct.get("level"), wct.get("channels")
+    if level not in (1, 2, 3, 4, 5) or not isinstance(channels, int) or channels < 1:
+        raise ModelError(f"{where}: invalid WCT level/channels {level!r}/{channels!r}")
+    names = [i.name for i in _inputs(model)]
+    outputs = [o.name for o in model.graph.output]
+    if wct["role"] == "content-path":
+        if tuple(names) != WCT_INPUTS or outputs != [OUTPUT_NAME]:
+            raise ModelError(f"{where}: a WCT content path takes {', '.join(WCT_INPUTS)} and "
+                             f"gives {OUTPUT_NAME}; this one takes {names} and gives {outputs}")
+    elif names != [INPUT_NAME] or outputs != [FEATURES_NAME]:
+        raise ModelError(f"{where}: a WCT encoder takes {INPUT_NAME} and gives "
+                         f"{FEATURES_NAME}; this one takes {names} and gives {outputs}")
 
 
 def _check_signature(model, where: str) -> None:
     import onnx
 
-    inits = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
+    inputs = _inputs(model)
     if len(inputs) != 1 or len(model.graph.output) != 1:
         raise ModelError(f"{where}: expected one image input and one output, got "
                          f"{len(inputs)} inputs and {len(model.graph.output)} outputs")

@@ -50,6 +50,8 @@ def installed() -> list[Style]:
                 meta = metadata.read(folder)
             except ModelError:
                 continue
+            if meta["kind"] != "transformer":
+                continue
             found.setdefault(folder.name, Style(folder.name, folder, meta))
     return list(found.values())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,7 @@ def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int =
 class Stylizer:
     """Preloaded styles (one session each, warmed up) and the controls, applied per frame."""
 
-    def __init__(self, styles: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike],
+    def __init__(self, styles: Mapping[str, Any] | Sequence[str | os.PathLike],
                  backend: str = "auto", threads: int = 0, scale: float = 1.0,
                  max_side: int | None = None, controls: Controls = Controls(),
                  warm_up: tuple[int, int] | None = (256, 256), fp16: bool = False):
@@ -121,7 +122,9 @@ class Stylizer:
         if max_side is not None and max_side < MIN_SIDE:
             raise ConfigError(f"max-side must be at least {MIN_SIDE}, got {max_side}")
         self.scale, self.max_side = scale, max_side
-        self.models = {name: make_backend(path, backend, threads, warm_up, fp16)
+        # a style is a model path, or an object that runs like a backend (arbitrary.WCTStyle)
+        self.models = {name: path if hasattr(path, "run") else
+                       make_backend(path, backend, threads, warm_up, fp16)
                        for name, path in styles.items()}
         if warm_up:
             for m in self.models.values():

@@ -101,3 +101,12 @@ def pytest_configure(config):
         torch.set_num_threads(2)
     except ImportError:
         pass
+
+
+@pytest.fixture(scope="session")
+def wct_root(tmp_path_factory) -> Path:
+    """Untrained WCT decoders for levels 1..3 and the real-time graphs of levels 1 and 2
+    (tests/helpers.make_wct_root); shared, copy it to change it."""
+    from tests.helpers import make_wct_root
+
+    return make_wct_root(tmp_path_factory.mktemp("wct_models"))

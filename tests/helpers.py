@@ -205,3 +205,27 @@ def audio_packets(path: Path) -> tuple[list[tuple[float, bytes]], dict | None]:
         packets = [(float(p.pts * p.time_base), bytes(p)) for p in c.demux(a)
                    if p.dts is not None]
     return packets, params
+
+
+def make_wct_root(base: Path, levels=(1, 2, 3), export=(1, 2)) -> Path:
+    """A models root with untrained (seeded) WCT decoders in ``wct/level{L}`` and the real-time
+    graphs of the ``export`` levels: use it as $RTSTYLE_MODELS, or ``--decoders ROOT/wct``."""
+    import torch
+
+    from rtstyle import metadata
+    from rtstyle.train import model_folder, wct_export, wct_trainer
+    from rtstyle.train.wct_models import WCTDecoder, size_multiple
+
+    wct = base / "wct"
+    wct.mkdir(parents=True, exist_ok=True)
+    for level in levels:
+        torch.manual_seed(level)
+        meta = {"name": f"wct-relu{level}_1", "net": wct_trainer.describe(level),
+                "recipe": {"preset": "test", "config": {}}, "training": {},
+                "evaluation": {"psnr_db": 1.0, "per_image": {}, "images": 0}}
+        io = {**metadata.IO_CONTRACT, "size_multiple": size_multiple(level)}
+        model_folder.save(wct / f"level{level}", WCTDecoder(level), meta, kind=wct_trainer.KIND,
+                          dtype=torch.float16, io=io)
+        if level in export:
+            wct_export.export_wct(wct / f"level{level}", sizes=((48, 64),))
+    return base

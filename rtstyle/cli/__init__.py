@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RtstyleError
-from . import demo, evaluate, experiment, export, gatys, image, styles, train, video, webcam
+from . import (demo, evaluate, experiment, export, gatys, image, styles, train, train_wct, video,
+               wct, webcam)
 from .args import Parser
 
-COMMANDS = (demo, webcam, image, video, styles, gatys, experiment, train, evaluate, export)
+COMMANDS = (demo, webcam, image, video, styles, wct, gatys, experiment, train, train_wct,
+            evaluate, export)
 
 
 def build_parser() -> Parser:

@@ -1,6 +1,10 @@
 """``rtstyle export``: a trained model folder to an ONNX file, checked against PyTorch.
 
-Every export is run in a real ONNX Runtime CPU session at 256x256 and 360x640 and compared with
+A WCT decoder folder (models/wct/levelL) gets its real-time arbitrary-style graphs instead:
+encoder.onnx and realtime.onnx (encoder + Newton-Schulz whitening/colouring + decoder), checked
+against PyTorch and against the exact eigendecomposition WCT (>= 30 dB PSNR).
+
+Every style-net export is run in a real ONNX Runtime CPU session at 256x256 and 360x640 and compared with
 the PyTorch net (max abs error <= 0.5 on 0..255); an --fp16 export must also reach 40 dB PSNR
 against fp32 on real photos. A file that fails is not written.
 """
@@ -22,11 +26,32 @@ def register(sub) -> None:
     p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--fp16", action="store_true",
                    help="half-precision weights and convolutions (instance norm stays float32)")
+    p.add_argument("--ns-iterations", type=positive_int, default=None, metavar="N",
+                   help="WCT decoders: Newton-Schulz iterations in the whitening (default 20)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import metadata
+    from ..errors import InputError
     from ..train import export
+
+    if metadata.read(args.model)["kind"] == "wct-decoder":
+        if args.out or args.fp16:
+            raise InputError("--out and --fp16 are for style nets; a WCT decoder's graphs are "
+                             "written into its model folder in fp32")
+        from ..train import wct_export
+
+        r = wct_export.export_wct(args.model, opset=args.opset,
+                                  iterations=args.ns_iterations or wct_export.ITERATIONS)
+        worst = min(v["psnr_vs_eigh_db"] for v in r.checks.values() if isinstance(v, dict))
+        sizes = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in r.bytes.items())
+        print(f"wrote {sizes} to {r.folder} in {r.seconds:.1f} s; real-time WCT relu{r.level}_1 "
+              f"({r.iterations} Newton-Schulz iterations) vs eigendecomposition: >= {worst:.1f} "
+              "dB PSNR")
+        return 0
+    if args.ns_iterations:
+        raise InputError("--ns-iterations is for WCT decoders")
 
     r = export.export(args.model, args.out, opset=args.opset, fp16=args.fp16)
     parity = ", ".join(f"{k}: {v:.2g}" for k, v in r.parity.items())

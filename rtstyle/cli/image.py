@@ -10,7 +10,7 @@ from .args import add_common, nonneg_int, positive_float, positive_int, safe_nam
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     """Style, backend and control flags shared by every command that runs the engine."""
-    p.add_argument("--style", required=True, metavar="NAME|PATH",
+    p.add_argument("--style", metavar="NAME|PATH",
                    help="installed style name (see 'rtstyle styles'), .onnx file or model folder")
     add_control_args(p)
 
@@ -33,13 +33,42 @@ def add_control_args(p: argparse.ArgumentParser) -> None:
                    help="run the net at this fraction of the size, then resize back")
     p.add_argument("--max-side", type=positive_int, metavar="PX",
                    help="run the net at most at this longer side, then resize back")
+    g = p.add_argument_group("arbitrary style (real-time WCT: any painting, no training)")
+    g.add_argument("--style-image", action="append", metavar="IMAGE",
+                   help="use this painting as the style (repeat for several)")
+    g.add_argument("--wct-level", type=positive_int, default=None, metavar="L",
+                   help="WCT level of the real-time graph, 1..5 (default 3: relu3_1)")
+    g.add_argument("--alpha", type=float, default=1.0, metavar="A",
+                   help="style strength of the WCT features, 0..1 (default 1)")
+
+
+def painting_styles(args: argparse.Namespace, shape=None) -> dict:
+    """{name: WCTStyle} for --style-image (empty without it)."""
+    from .. import arbitrary
+    from ..errors import ConfigError
+
+    if not args.style_image:
+        if args.wct_level is not None or args.alpha != 1.0:
+            raise ConfigError("--wct-level and --alpha apply to --style-image")
+        return {}
+    if args.fp16:
+        raise ConfigError("--fp16 is for trained styles; the real-time WCT graph runs in fp32")
+    return arbitrary.load_styles(args.style_image, args.wct_level or arbitrary.DEFAULT_LEVEL,
+                                 args.backend, args.threads, shape, args.alpha)
 
 
 def make_stylizer(args: argparse.Namespace, shape=None):
     from .. import styles
+    from ..errors import InputError
     from ..stylizer import Controls, Stylizer
 
-    models = {"main": styles.find(args.style)}
+    if bool(args.style) == bool(args.style_image):
+        raise InputError("give a trained style with --style, or a painting with --style-image "
+                         "(one of them)")
+    if args.style_image and len(args.style_image) > 1:
+        raise InputError("one --style-image here (the webcam takes several)")
+    paintings = painting_styles(args, shape)
+    models = {"main": styles.find(args.style) if args.style else next(iter(paintings.values()))}
     if args.blend:
         models["blend"] = styles.find(args.blend)
     controls = Controls(strength=args.strength, preserve_color=args.preserve_color,
@@ -90,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out must be a folder, got a file: {out_dir}")
     stylizer = make_stylizer(args, shape=None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    label = safe_name(stylizer.models["main"].info.name, "styled")
+    main = stylizer.models["main"]
+    label = safe_name(getattr(main, "name", None) or main.info.name, "styled")
     targets = _targets(files, out_dir, label, args.format)
     written = []
     for f, target in tqdm(list(zip(files, targets)), desc="image", unit="img",

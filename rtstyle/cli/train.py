@@ -27,23 +27,36 @@ def register(sub) -> None:
     p.add_argument("--style", metavar="IMAGE", help="style image (not needed with --resume)")
     p.add_argument("--data", metavar="DIR", help="folder of training photos, searched "
                    "recursively (e.g. COCO train2014/); not needed with --resume")
+    p.add_argument("--preset", help="named recipe: default, johnson2016 (see README)")
+    g = add_run_args(p, steps=40000, lr=1e-3, batch="4")
+    g.add_argument("--net", help="net size: full (Johnson et al.), lite (~1/8 FLOPs, CPU "
+                   "real time) or tiny (tests)")
+    g.add_argument("--style-size", type=positive_int, metavar="PX",
+                   help="longer side of the style image (default: --image-size)")
+    m = p.add_argument_group("style credit (stored in the model's metadata)")
+    m.add_argument("--style-name", help="style name (default: the style file's name)")
+    m.add_argument("--style-credit", default="", help="e.g. 'The Starry Night, Vincent van Gogh (1889)'")
+    m.add_argument("--style-license", default="", help="e.g. 'public domain'")
+    add_loss_args(p)
+    p.set_defaults(run=run)
+
+
+def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: str):
+    """The options every training command has (run folder, schedule, precision, outputs)."""
     p.add_argument("--out", required=True, metavar="DIR", help="run folder, e.g. runs/starry")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint")
     p.add_argument("--force", action="store_true",
                    help="replace an existing run in --out (its checkpoints are deleted)")
-    p.add_argument("--preset", help="named recipe: default, johnson2016 (see README)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     g = p.add_argument_group("training (defaults come from the preset)")
-    g.add_argument("--net", help="net size: full (Johnson et al.), lite (~1/8 FLOPs, CPU "
-                   "real time) or tiny (tests)")
     g.add_argument("--image-size", type=positive_int, metavar="PX",
                    help="side of the square training crops (default 256)")
-    g.add_argument("--batch-size", type=positive_int, metavar="N", help="images per step per process")
-    g.add_argument("--steps", type=positive_int, help="optimiser steps (default 40000)")
+    g.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help=f"images per step per process (default {batch})")
+    g.add_argument("--steps", type=positive_int, help=f"optimiser steps (default {steps})")
     g.add_argument("--epochs", type=positive_float, help="passes over --data (instead of --steps)")
-    g.add_argument("--lr", type=positive_float, help="Adam learning rate (default 1e-3)")
-    g.add_argument("--style-size", type=positive_int, metavar="PX",
-                   help="longer side of the style image (default: --image-size)")
+    g.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default {lr:g})")
     g.add_argument("--seed", type=int)
     g.add_argument("--amp", nargs="?", const="bf16", choices=("off", "bf16", "fp16"),
                    help="mixed precision on GPU (bare --amp means bf16)")
@@ -54,34 +67,54 @@ def register(sub) -> None:
     g.add_argument("--checkpoint-every", type=nonneg_int, metavar="K",
                    help="checkpoint every K steps (default 500; 0 = only at the end)")
     g.add_argument("--preview-every", type=nonneg_int, metavar="K",
-                   help="stylise the preview images every K steps (default 500)")
+                   help="preview images every K steps (default 500)")
     g.add_argument("--preview-images", metavar="DIR",
                    help="folder of images for the preview grids (default: the bundled photo "
                    "and three data images)")
     g.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override any setting, e.g. --set loss.pooling=avg")
-    m = p.add_argument_group("style credit (stored in the model's metadata)")
-    m.add_argument("--style-name", help="style name (default: the style file's name)")
-    m.add_argument("--style-credit", default="", help="e.g. 'The Starry Night, Vincent van Gogh (1889)'")
-    m.add_argument("--style-license", default="", help="e.g. 'public domain'")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    add_loss_args(p)
-    p.set_defaults(run=run)
+    return g
 
 
-def config_updates(args: argparse.Namespace) -> dict[str, object]:
-    """The settings given explicitly on the command line, as dotted config keys."""
+def run_updates(args: argparse.Namespace, flags: dict[str, str],
+                extra: dict[str, object] | None = None) -> dict[str, object]:
+    """The settings given explicitly on the command line, as dotted config keys (``extra``
+    before ``--set``, which has the last word)."""
     from .. import config
 
-    updates = {key: getattr(args, dest) for dest, key in RUN_FLAGS.items()
+    updates = {key: getattr(args, dest) for dest, key in flags.items()
                if getattr(args, dest, None) is not None}
     if args.channels_last:
         updates["channels_last"] = True
     if args.download:
         updates["allow_download"] = True
-    updates.update(loss_updates(args))
+    updates.update(extra or {})
     updates.update(config.parse_sets(args.set))
     return updates
+
+
+def check_resume_flags(args: argparse.Namespace) -> None:
+    from ..errors import InputError
+
+    if args.force:
+        raise InputError("--resume and --force contradict each other; choose one")
+    if getattr(args, "preset", None):
+        raise InputError("--preset cannot change on --resume: the run keeps its recipe")
+
+
+def data_folder(args: argparse.Namespace, state) -> str:
+    from ..errors import InputError
+
+    data = str(Path(args.data).resolve()) if args.data else state["data"]
+    if not Path(data).is_dir():
+        raise InputError(f"the run's data folder {data} is not there any more; pass its new "
+                         "location with --data")
+    return data
+
+
+def config_updates(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given explicitly on the command line, as dotted config keys."""
+    return run_updates(args, RUN_FLAGS, loss_updates(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,22 +127,19 @@ def run(args: argparse.Namespace) -> int:
     updates = config_updates(args)
     state = None
     if args.resume:
-        if args.force:
-            raise InputError("--resume and --force contradict each other; choose one")
-        if args.preset:
-            raise InputError("--preset cannot change on --resume: the run keeps its recipe")
+        check_resume_flags(args)
         run_dir.prepare(resume=True, force=False)
         state = trainer.resume_state(run_dir)
+        if "level" in state["config"]:
+            raise InputError(f"{run_dir.path} is a WCT decoder run: continue it with "
+                             "'rtstyle train-wct --resume'")
         cfg = trainer.resumed_config(state, updates)
         info = trainer.StyleInfo(**state["style_info"])
         if args.style and Path(args.style).resolve() != Path(info.source).resolve():
             raise InputError(f"--style cannot change on --resume (the run was trained on "
                              f"{info.source}); the checkpoint holds the style image, drop --style")
         style = state["style_image"].numpy()
-        data = str(Path(args.data).resolve()) if args.data else state["data"]
-        if not Path(data).is_dir():
-            raise InputError(f"the run's data folder {data} is not there any more; pass its new "
-                             "location with --data")
+        data = data_folder(args, state)
         trainer.check(cfg, world)
         preset_name = state["preset"]
     else:
@@ -181,9 +211,9 @@ class _Bar:
 
             self.bar = tqdm(total=total, initial=step - 1, desc="train", unit="step",
                             dynamic_ncols=True)
-        self.bar.set_postfix_str(
-            f"{row['images_per_s']:.1f} img/s  content {row['content']:.3g}  style "
-            f"{row['style']:.3g}  tv {row['tv']:.3g}  total {row['total']:.3g}", refresh=False)
+        terms = "  ".join(f"{k} {v:.3g}" for k, v in row.items()
+                          if k not in ("step", "images_per_s", "seconds"))
+        self.bar.set_postfix_str(f"{row['images_per_s']:.1f} img/s  {terms}", refresh=False)
         self.bar.update(step - self.bar.n)
 
     def __enter__(self):

@@ -101,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless:
         live.check_display()
     size = sources.parse_size(args.size)
-    models = _styles(args.style)
+    from .image import painting_styles
+
+    paintings = painting_styles(args, None)
+    models = {**(_styles(args.style) if args.style or not paintings else {}), **paintings}
     blend = None
     if args.blend:
         from .. import styles as styles_mod

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import os
 import time
 import warnings
@@ -33,6 +32,7 @@ from torch import nn
 
 from .. import assets, atomic, frames, images, metadata, onnx_model
 from ..errors import RtstyleError
+from ..quality import psnr
 from . import model_folder
 from .transformer_net import TransformerNet
 
@@ -173,11 +173,6 @@ def check_parity(onnx_bytes: bytes, net: TransformerNet,
             raise ExportError(f"exported model differs from torch by {err:.3g} at {h}x{w} "
                               f"(allowed {tolerance}); not written")
     return errors
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
 def check_fp16(fp16_bytes: bytes, fp32_bytes: bytes,

@@ -53,14 +53,9 @@ HISTORY_COLUMNS = ("step", "content", "style", "tv", "total", "images_per_s", "s
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run. Defaults are rtstyle's ``default`` preset."""
+class RunSettings:
+    """What every rtstyle training run has (Johnson nets here, WCT decoders in :mod:`.wct_trainer`)."""
 
-    loss: LossConfig = LossConfig(
-        content_layers=("relu2_2",), style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
-        content_weight=1.0, style_weight=10.0, tv_weight=0.0)
-    #: Transformer size: 'full' (Johnson et al.), 'lite' (~1/8 of the FLOPs) or 'tiny' (tests).
-    net: str = "full"
     #: Side of the square random crops the net is trained on.
     image_size: int = 256
     #: Images per step per process (with torchrun, the global batch is this x processes).
@@ -71,8 +66,6 @@ class TrainConfig:
     epochs: float = 0.0
     #: Adam learning rate (Johnson et al.: 1e-3).
     lr: float = 1e-3
-    #: Longer side of the style image in pixels; None = ``image_size``. Smaller = larger strokes.
-    style_size: int | None = None
     seed: int = 0
     #: Mixed precision on GPU: 'off', 'bf16' or 'fp16' (with loss scaling). Losses stay float32.
     amp: str = "off"
@@ -90,8 +83,6 @@ class TrainConfig:
     allow_download: bool = False
 
     def __post_init__(self):
-        if self.net not in NETS:
-            net_config(self.net)  # raises with a suggestion
         if self.image_size < 32:
             raise ConfigError(f"image-size must be at least 32 pixels, got {self.image_size}")
         if self.batch_size < 1:
@@ -102,8 +93,6 @@ class TrainConfig:
             raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
         if not 0 < self.lr < float("inf"):
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if self.style_size is not None and self.style_size < 16:
-            raise ConfigError(f"style-size must be at least 16 pixels, got {self.style_size}")
         if self.amp not in AMP_MODES:
             raise ConfigError(f"amp must be one of {', '.join(AMP_MODES)}, got '{self.amp}'")
         for name in ("workers", "checkpoint_every", "preview_every"):
@@ -114,6 +103,26 @@ class TrainConfig:
         if self.epochs > 0:
             return max(1, math.ceil(self.epochs * n_images / (self.batch_size * world_size)))
         return self.steps
+
+
+@dataclass(frozen=True)
+class TrainConfig(RunSettings):
+    """Everything that defines a training run. Defaults are rtstyle's ``default`` preset."""
+
+    loss: LossConfig = LossConfig(
+        content_layers=("relu2_2",), style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        content_weight=1.0, style_weight=10.0, tv_weight=0.0)
+    #: Transformer size: 'full' (Johnson et al.), 'lite' (~1/8 of the FLOPs) or 'tiny' (tests).
+    net: str = "full"
+    #: Longer side of the style image in pixels; None = ``image_size``. Smaller = larger strokes.
+    style_size: int | None = None
+
+    def __post_init__(self):
+        if self.net not in NETS:
+            net_config(self.net)  # raises with a suggestion
+        super().__post_init__()
+        if self.style_size is not None and self.style_size < 16:
+            raise ConfigError(f"style-size must be at least 16 pixels, got {self.style_size}")
 
 
 #: Settings that may change when a run is resumed; every other one is part of the recipe.
@@ -218,9 +227,10 @@ def resume_state(run: RunFolder) -> dict[str, Any]:
     return checkpoint.load(run.checkpoint)
 
 
-def resumed_config(state: Mapping[str, Any], updates: Mapping[str, Any]) -> TrainConfig:
+def resumed_config(state: Mapping[str, Any], updates: Mapping[str, Any],
+                   cls: type[RunSettings] = TrainConfig) -> RunSettings:
     """The checkpoint's config with ``updates`` applied; recipe changes are refused."""
-    old = config.from_dict(TrainConfig, state["config"])
+    old = config.from_dict(cls, state["config"])
     new = config.replace(old, updates)
     diffs = _differences(config.to_dict(old), config.to_dict(new))
     refused = [d for d in diffs if d[0].split(".")[0] not in RESUMABLE]
@@ -275,17 +285,23 @@ def stylise(net: TransformerNet, imgs: Sequence[np.ndarray], device: torch.devic
     return out
 
 
+def check_device(cfg: RunSettings, world: distributed.World | None = None) -> torch.device:
+    """The device this process trains on, and whether ``cfg.amp`` works there."""
+    world = world or distributed.from_env()
+    device = distributed.device_for(world, resolve_device(cfg.device))
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise ConfigError("--amp fp16 needs a CUDA GPU; use --amp bf16 (or off) on "
+                          f"{device.type}")
+    return device
+
+
 def check(cfg: TrainConfig, world: distributed.World | None = None) -> torch.device:
     """Everything about ``cfg`` that can fail before training: device, precision, loss layers.
 
     Returns the device this process trains on. Cheap after the first call (the loss network
     is cached), so the CLI calls it before creating the run folder.
     """
-    world = world or distributed.from_env()
-    device = distributed.device_for(world, resolve_device(cfg.device))
-    if cfg.amp == "fp16" and device.type != "cuda":
-        raise ConfigError("--amp fp16 needs a CUDA GPU; use --amp bf16 (or off) on "
-                          f"{device.type}")
+    device = check_device(cfg, world)
     loss_net = load_loss_network(cfg.loss.loss_net, device, cfg.loss.pooling,
                                  cfg.loss_net_weights, cfg.allow_download)
     PerceptualLoss(cfg.loss, loss_net)  # checks the layer names
@@ -311,8 +327,9 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, style: np.ndarray, style
     style = images.fit_within(style, cfg.style_size or cfg.image_size)
     distributed.init(world, device)
     try:
-        return _Trainer(cfg, run, style, style_info, str(data), files, preset_name, world,
-                        device, stop if stop is not None else StopRequest()).run(state, preview, on_step)
+        return StyleTrainer(cfg, run, str(data), files, preset_name, world, device,
+                            stop if stop is not None else StopRequest(), style,
+                            style_info).run(state, preview, on_step)
     finally:
         distributed.shutdown(world)
 
@@ -335,25 +352,66 @@ def optimise(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, total: to
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class _Trainer:
-    def __init__(self, cfg, run, style, style_info, data, files, preset_name, world, device, stop):
-        self.cfg, self.run_dir, self.style, self.style_info = cfg, run, style, style_info
-        self.data, self.files, self.preset_name = data, files, preset_name
-        self.world, self.device, self.stop = world, device, stop
+class RunLoop:
+    """The training loop every rtstyle run shares: deterministic batches, AMP, DDP, a CSV row
+    per step, checkpoints (periodic, on stop, at the end), previews, exact resume, and a model
+    folder at the end. Subclasses say what is trained and how it is scored (the hooks below)."""
+
+    #: CSV columns: step, the loss terms (the last one is minimised), images/s, seconds.
+    COLUMNS: tuple[str, ...] = HISTORY_COLUMNS
+
+    def __init__(self, cfg: RunSettings, run: RunFolder, data: str, files: Sequence[Path],
+                 preset_name: str, world: distributed.World, device: torch.device,
+                 stop: StopRequest):
+        self.cfg, self.run_dir, self.data, self.files = cfg, run, data, files
+        self.preset_name, self.world, self.device, self.stop = preset_name, world, device, stop
         self.total = cfg.total_steps(len(files), world.size)
         self.history: list[list[float]] = []
         self.step = 0
         self.seconds = 0.0
         self.last_checkpoint: int | None = None
 
+    # -- hooks
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return self.COLUMNS[1:-2]
+
+    def _make_net(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _make_loss(self) -> None:
+        """Build whatever scores a batch (after the net exists; runs on every process)."""
+
+    def _forward(self, x: torch.Tensor) -> Sequence[torch.Tensor]:
+        """The loss terms of one batch, in :attr:`terms` order (the last one is minimised)."""
+        raise NotImplementedError
+
+    def _outputs(self, imgs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """What the current net makes of the preview images (BGR uint8)."""
+        return stylise(self.net, imgs, self.device)
+
+    def _preview_titles(self, outs: Sequence[np.ndarray], imgs: Sequence[np.ndarray]) -> list[str]:
+        return [f"step {self.step}"] * len(outs)
+
+    def _extra_state(self) -> dict[str, Any]:
+        """What else a checkpoint holds (plain tensors, numbers, strings)."""
+        return {}
+
+    def _title(self) -> str:
+        return type(self.net).__name__
+
+    def _save_model(self, sheet: np.ndarray | None) -> Path | None:
+        raise NotImplementedError
+
     # -- setup
     def _build(self, state):
         cfg, device = self.cfg, self.device
         torch.manual_seed(cfg.seed)
-        self.net = build(net_config(cfg.net)).to(device)
+        self.net = self._make_net().to(device)
         if cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.opt = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad],
+                                    lr=cfg.lr)
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
         self.loader = BatchLoader(self.files, cfg.image_size, cfg.batch_size, cfg.seed,
                                   cfg.workers, self.world.rank, self.world.size,
@@ -366,10 +424,7 @@ class _Trainer:
 
             ids = [device.index] if device.type == "cuda" else None
             self.model = DistributedDataParallel(self.net, device_ids=ids)
-        loss_net = load_loss_network(cfg.loss.loss_net, device, cfg.loss.pooling,
-                                     cfg.loss_net_weights, cfg.allow_download)
-        self.loss = PerceptualLoss(cfg.loss, loss_net)
-        self.loss.set_styles([torch.from_numpy(frames.to_model_input(self.style)).to(device)])
+        self._make_loss()
         self.amp_dtype = AMP_DTYPES.get(cfg.amp)
 
     def _restore(self, state):
@@ -392,22 +447,25 @@ class _Trainer:
 
     # -- outputs (main process only)
     def _rows(self) -> list[dict[str, float]]:
-        return [dict(zip(HISTORY_COLUMNS, r)) for r in self.history]
+        return [dict(zip(self.COLUMNS, r)) for r in self.history]
 
     def _start_outputs(self):
         run = self.run_dir
         report.write_json(run.config, {"preset": self.preset_name,
                                        "config": config.to_dict(self.cfg),
-                                       "style": vars(self.style_info), "data": self.data})
+                                       **self._config_extra(), "data": self.data})
         # Rewrite the CSV to match the checkpoint (a killed run may have logged later steps),
         # then append one row per step.
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(HISTORY_COLUMNS)
+        writer.writerow(self.COLUMNS)
         writer.writerows(_csv_row(r) for r in self.history)
         atomic.write_text(run.csv, buf.getvalue())
         self.csv_file = open(run.csv, "a", newline="")
         self.csv = csv.writer(self.csv_file, lineterminator="\n")
+
+    def _config_extra(self) -> dict[str, Any]:
+        return {}
 
     def _log_row(self, row: list[float]):
         self.csv.writerow(_csv_row(row))
@@ -418,22 +476,22 @@ class _Trainer:
             return
         names, imgs = zip(*preview)
         self.run_dir.previews.mkdir(exist_ok=True)
-        outs = stylise(self.net, imgs, self.device)
+        outs = self._outputs(imgs)
         sheet = grid.image_grid([list(imgs), outs], cell=192,
-                                titles=[list(names), [f"step {step}"] * len(outs)])
+                                titles=[list(names), self._preview_titles(outs, imgs)])
         images.write_image(self.run_dir.previews / f"step_{step:06d}.jpg", sheet)
         return sheet
 
     def _save_checkpoint(self):
         state = {
             "step": self.step, "config": config.to_dict(self.cfg), "preset": self.preset_name,
-            "style_info": vars(self.style_info), "style_image": torch.from_numpy(self.style.copy()),
             "data": self.data, "model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "rng": checkpoint.rng_state(self.device),
-            "history": torch.tensor(self.history, dtype=torch.float64).reshape(-1, len(HISTORY_COLUMNS)),
+            "history": torch.tensor(self.history, dtype=torch.float64).reshape(-1, len(self.COLUMNS)),
             "skipped": sorted(self.loader.skipped), "seconds": self.seconds,
             "world_size": self.world.size, "torch_version": str(torch.__version__),
+            **self._extra_state(),
         }
         try:
             checkpoint.save(self.run_dir.checkpoint, state)
@@ -443,32 +501,21 @@ class _Trainer:
             raise checkpoint.CheckpointError(f"{e} at step {self.step}; {kept}") from e
         self.last_checkpoint = self.step
         if self.history:
-            report.plot_losses(self.run_dir.plot, self._rows(), x="step",
-                               title=f"{self.style_info.name}: {self.cfg.net} net")
+            report.plot_losses(self.run_dir.plot, self._rows(), x="step", keys=self.terms,
+                               title=self._title())
 
-    def _save_model(self, sheet):
-        final = _final_losses(self._rows())
-        meta = {
-            "name": self.style_info.name,
-            "net": {"name": self.cfg.net, **describe(net_config(self.cfg.net))},
-            "style": {**vars(self.style_info), "source": Path(self.style_info.source).name,
-                      "file": "style.jpg",
-                      "size": list(self.style.shape[:2])},
-            "recipe": {"preset": self.preset_name, "config": config.to_dict(self.cfg)},
-            "training": {
-                "steps": self.step, "images_seen": self.step * self.cfg.batch_size * self.world.size,
-                "epochs": round(self.loader.schedule.epoch_of(self.step), 3),
-                "seconds": round(self.seconds, 1), "device": _device_name(self.device),
-                "processes": self.world.size, "final_losses": final,
-                "skipped_images": len(self.loader.skipped), "data_images": len(self.files),
-                "torch": str(torch.__version__), "python": platform.python_version(),
-                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            },
+    def _training_meta(self) -> dict[str, Any]:
+        """The ``training`` section of the model's metadata."""
+        return {
+            "steps": self.step, "images_seen": self.step * self.cfg.batch_size * self.world.size,
+            "epochs": round(self.loader.schedule.epoch_of(self.step), 3),
+            "seconds": round(self.seconds, 1), "device": _device_name(self.device),
+            "processes": self.world.size,
+            "final_losses": _final_losses(self._rows(), self.terms),
+            "skipped_images": len(self.loader.skipped), "data_images": len(self.files),
+            "torch": str(torch.__version__), "python": platform.python_version(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
-        folder = model_folder.save(self.run_dir.model, self.net, meta, self.style)
-        if sheet is not None:
-            images.write_image(folder / "preview.jpg", sheet)
-        return folder
 
     # -- the loop
     def run(self, state, preview, on_step) -> TrainResult:
@@ -493,21 +540,22 @@ class _Trainer:
                 x = batch.to(self.device, non_blocking=True)
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                terms = forward_losses(self.model, self.loss, x, self.amp_dtype)
+                terms = list(self._forward(x))
+                n = len(terms)
                 flag = 1.0 if self.stop.requested else 0.0
-                vals = torch.stack([terms.content, terms.style, terms.tv, terms.total]).detach()
+                vals = torch.stack([t.float() for t in terms]).detach()
                 vals = distributed.mean(self.world, torch.cat(
                     [vals.float(), vals.new_tensor([flag], dtype=torch.float32)]))
                 values = vals.tolist()
-                if not all(math.isfinite(v) for v in values[:4]):
-                    bad = next(v for v in values[:4] if not math.isfinite(v))
+                if not all(math.isfinite(v) for v in values[:n]):
+                    bad = next(v for v in values[:n] if not math.isfinite(v))
                     where = (f"the last good checkpoint (step {self.last_checkpoint}) is kept in "
                              f"{self.run_dir.checkpoint}" if self.last_checkpoint
                              else "no checkpoint was written")
                     raise NonFiniteLoss(f"the loss became {bad} at step {step + 1}; training "
                                         f"stopped and {where}. Try a lower --lr (allowed with "
                                         "--resume) or lower loss weights")
-                optimise(self.opt, self.scaler, terms.total)
+                optimise(self.opt, self.scaler, terms[-1])
 
                 self.step = step + 1
                 now = time.perf_counter()
@@ -515,13 +563,13 @@ class _Trainer:
                 self.seconds += dt
                 ips = cfg.batch_size * self.world.size / dt if dt > 0 else 0.0
                 rate = ips if rate == 0 else 0.9 * rate + 0.1 * ips
-                row = [self.step, *values[:4], ips, self.seconds]
+                row = [self.step, *values[:n], ips, self.seconds]
                 self.history.append(row)
-                stop = values[4] > 0
+                stop = values[n] > 0
                 if main:
                     self._log_row(row)
                     if on_step:
-                        on_step(self.step, self.total, {**dict(zip(HISTORY_COLUMNS, row)),
+                        on_step(self.step, self.total, {**dict(zip(self.COLUMNS, row)),
                                                         "images_per_s": rate})
                     if cfg.preview_every and self.step % cfg.preview_every == 0 \
                             and self.step < self.total:
@@ -549,16 +597,64 @@ class _Trainer:
                            len(self.loader.skipped), cfg.batch_size * self.world.size)
 
 
+class StyleTrainer(RunLoop):
+    """A Johnson et al. transformer net for one style, under the perceptual loss."""
+
+    def __init__(self, cfg, run, data, files, preset_name, world, device, stop, style, style_info):
+        super().__init__(cfg, run, data, files, preset_name, world, device, stop)
+        self.style, self.style_info = style, style_info
+
+    def _make_net(self):
+        return build(net_config(self.cfg.net))
+
+    def _make_loss(self):
+        cfg = self.cfg
+        loss_net = load_loss_network(cfg.loss.loss_net, self.device, cfg.loss.pooling,
+                                     cfg.loss_net_weights, cfg.allow_download)
+        self.loss = PerceptualLoss(cfg.loss, loss_net)
+        self.loss.set_styles([torch.from_numpy(frames.to_model_input(self.style)).to(self.device)])
+
+    def _forward(self, x):
+        t = forward_losses(self.model, self.loss, x, self.amp_dtype)
+        return [t.content, t.style, t.tv, t.total]
+
+    def _config_extra(self):
+        return {"style": vars(self.style_info)}
+
+    def _extra_state(self):
+        return {"style_info": vars(self.style_info),
+                "style_image": torch.from_numpy(self.style.copy())}
+
+    def _title(self):
+        return f"{self.style_info.name}: {self.cfg.net} net"
+
+    def _save_model(self, sheet):
+        meta = {
+            "name": self.style_info.name,
+            "net": {"name": self.cfg.net, **describe(net_config(self.cfg.net))},
+            "style": {**vars(self.style_info), "source": Path(self.style_info.source).name,
+                      "file": "style.jpg",
+                      "size": list(self.style.shape[:2])},
+            "recipe": {"preset": self.preset_name, "config": config.to_dict(self.cfg)},
+            "training": self._training_meta(),
+        }
+        folder = model_folder.save(self.run_dir.model, self.net, meta, self.style)
+        if sheet is not None:
+            images.write_image(folder / "preview.jpg", sheet)
+        return folder
+
+
 def _csv_row(row: Sequence[float]) -> list:
     return [int(row[0])] + [repr(float(v)) for v in row[1:]]
 
 
-def _final_losses(rows: Sequence[Mapping[str, float]], window: int = 50) -> dict[str, float]:
+def _final_losses(rows: Sequence[Mapping[str, float]], keys: Sequence[str] = HISTORY_COLUMNS[1:-2],
+                  window: int = 50) -> dict[str, float]:
     """Mean of the last ``window`` steps (single-batch losses are noisy)."""
     tail = rows[-window:]
     if not tail:
         return {}
-    return {k: float(np.mean([r[k] for r in tail])) for k in ("content", "style", "tv", "total")}
+    return {k: float(np.mean([r[k] for r in tail])) for k in keys}
 
 
 def _device_name(device: torch.device) -> str:

@@ -18,13 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
+# The same floors as the runtime's exact statistics (rtstyle.arbitrary), so the two agree.
+from ..arbitrary import EIG_FLOOR, EPS
 from ..errors import ConfigError
-
-#: Eigenvalues below this (relative to the largest) are floored: singular covariances of flat
-#: images or of fewer pixels than channels stay invertible.
-EIG_FLOOR = 1e-5
-#: Added to the covariance diagonal before any square root (absolute, in feature units).
-EPS = 1e-5
 
 
 def flatten(feat: torch.Tensor) -> torch.Tensor:

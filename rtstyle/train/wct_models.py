@@ -58,6 +58,12 @@ class WCTEncoder(nn.Module):
         return self.body(x.flip(1) - self.mean_bgr)
 
 
+#: Our Caffe VGG19 features of 0..255 images are ~57.6x those of 0..1 images normalised by the
+#: ImageNet std (255 * 0.226, see presets/train.toml); dividing the feature error by its square
+#: puts lambda on the paper's scale.
+FEATURE_SCALE = 57.6
+
+
 class _Conv(nn.Sequential):
     def __init__(self, cin: int, cout: int, relu: bool = True):
         layers = [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
@@ -91,14 +97,10 @@ class WCTDecoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        y = self.body(feat) * 127.5 + 127.5
+        # features on the paper's scale (about 0..1 images normalised by the ImageNet std) keep
+        # the initial outputs, and the gradients, in a sane range
+        y = self.body(feat / FEATURE_SCALE) * 127.5 + 127.5
         return y if self.training else y.clamp(0.0, 255.0)
-
-
-#: Our Caffe VGG19 features of 0..255 images are ~57.6x those of 0..1 images normalised by the
-#: ImageNet std (255 * 0.226, see presets/train.toml); dividing the feature error by its square
-#: puts lambda on the paper's scale.
-FEATURE_SCALE = 57.6
 
 
 def reconstruction_loss(decoded: torch.Tensor, image: torch.Tensor, encoder: WCTEncoder,

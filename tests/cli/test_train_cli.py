@@ -572,3 +572,14 @@ def test_subprocess_missing_style_is_one_line(tmp_path, photos):
     assert_one_line_error(proc.stderr, "image not found", "nope.jpg")
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_of_a_wct_decoder_run_points_to_train_wct(tmp_path, photos, capsys):
+    run = tmp_path / "wct_run"
+    status, _, err = cli(["train-wct", "--level", "1", "--data", photos, "--out", run,
+                          "--steps", "1", "--image-size", "32", "--batch-size", "1",
+                          "--workers", "0", "--device", "cpu", "--eval-size", "32", "-q"], capsys)
+    assert status == 0, err
+    status, _, err = cli(["train", "--out", run, "--resume"], capsys)
+    assert status == 1
+    assert_one_line_error(err, "WCT decoder run", "train-wct --resume")

@@ -1,0 +1,157 @@
+"""Real-time arbitrary style (WCT, Li et al. 2017): any painting, no training per style.
+
+A style's statistics, the mean and the colouring matrix ``cov^1/2`` of its relu{L}_1 features,
+are computed once, exactly (float64 eigendecomposition with an eigenvalue floor). Per frame only
+the content side runs, as one ONNX graph: encoder -> whitening by Newton-Schulz iterations
+(matrix products only) -> colouring with the style's statistics -> decoder. Both graphs live in
+a WCT model folder (``models/wct/level{L}/``) and are written by ``rtstyle export --model``.
+
+:class:`WCTStyle` looks like an inference backend to :class:`~rtstyle.stylizer.Stylizer`, so
+``rtstyle webcam --style-image painting.jpg`` and ``rtstyle video ... --style-image`` use it like
+any trained style. Torch-free.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import frames, images
+from .errors import ConfigError, InputError
+from .metadata import ModelError
+
+ENCODER_FILE = "encoder.onnx"
+CONTENT_FILE = "realtime.onnx"
+#: The real-time level used when none is asked for: relu3_1 is fast and keeps the content's
+#: structure; relu4_1 transfers larger patterns at ~2x the cost.
+DEFAULT_LEVEL = 3
+#: Eigenvalues below this fraction of the largest are floored (singular covariances of flat
+#: images, or of fewer feature pixels than channels, stay invertible).
+EIG_FLOOR = 1e-5
+#: Added to the covariance diagonal before any square root (absolute, in feature units).
+EPS = 1e-5
+#: Longer side a style image is scaled to before its statistics are computed.
+STYLE_SIZE = 512
+
+
+def covariance(feat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``(C, 1)`` and covariance ``(C, C)`` (float64) of ``(1, C, H, W)`` or ``(C, N)``."""
+    f = np.asarray(feat, dtype=np.float64)
+    f = f.reshape(f.shape[-3] if f.ndim >= 3 else f.shape[0], -1)
+    mean = f.mean(axis=1, keepdims=True)
+    centred = f - mean
+    cov = centred @ centred.T / max(1, f.shape[1] - 1)
+    return mean, cov + EPS * np.eye(f.shape[0])
+
+
+def matrix_power(cov: np.ndarray, power: float) -> np.ndarray:
+    """``cov ** power`` for a symmetric ``cov`` through its floored eigendecomposition."""
+    evals, evecs = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    evals = np.maximum(evals, max(float(evals.max()) * EIG_FLOOR, EPS))
+    return (evecs * evals ** power) @ evecs.T
+
+
+def style_statistics(feat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A style's ``(mean (C, 1), cov^1/2 (C, C))`` as float32, ready to feed the content path."""
+    if not np.isfinite(feat).all():
+        raise InputError("the style image's features are not finite")
+    mean, cov = covariance(feat)
+    return mean.astype(np.float32), matrix_power(cov, 0.5).astype(np.float32)
+
+
+def search_folders(level: int) -> list[Path]:
+    from .styles import search_path
+
+    return [root / "wct" / f"level{level}" for root in search_path()]
+
+
+def find(level: int = DEFAULT_LEVEL, folder: str | os.PathLike | None = None) -> Path:
+    """The WCT model folder with the real-time graphs for ``level`` (or check ``folder``)."""
+    if level not in (1, 2, 3, 4, 5):
+        raise ConfigError(f"WCT level must be one of 1..5 (relu1_1 .. relu5_1), got {level}")
+    candidates = [Path(folder)] if folder else search_folders(level)
+    for c in candidates:
+        if (c / CONTENT_FILE).is_file() and (c / ENCODER_FILE).is_file():
+            return c
+    where = candidates[0] if folder else " or ".join(str(c) for c in candidates[:2])
+    raise ModelError(f"no real-time WCT model for level {level} in {where}: export one with "
+                     f"'rtstyle export --model models/wct/level{level}' (needs the train extra)")
+
+
+class WCTStyle:
+    """A painting as a real-time style: the Stylizer runs it like any model backend.
+
+    ``image`` is the painting (BGR uint8). ``alpha`` blends the stylised features with the
+    content's (1 = full style). Frames go through the graph one at a time (the whitening is
+    per image).
+    """
+
+    def __init__(self, image: np.ndarray, level: int = DEFAULT_LEVEL,
+                 folder: str | os.PathLike | None = None, backend: str = "auto",
+                 threads: int = 0, shape: tuple[int, int] | None = None, alpha: float = 1.0,
+                 style_size: int = STYLE_SIZE, name: str = "painting"):
+        from .stylizer import make_backend
+
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
+        self.name = name
+        root = find(level, folder)
+        self.net = make_backend(root / CONTENT_FILE, backend, threads, shape)
+        encoder = make_backend(root / ENCODER_FILE, backend, threads, None)
+        for part in (self.net, encoder):
+            if part.info.wct.get("level") != level:
+                raise ModelError(f"{part.info.path} is a level {part.info.wct.get('level')} "
+                                 f"WCT graph, expected level {level}")
+        if self.net.info.wct.get("role") != "content-path" or encoder.info.wct.get("role") != "encoder":
+            raise ModelError(f"{root}: {CONTENT_FILE} and {ENCODER_FILE} have the wrong roles")
+        self.info = self.net.info
+        self.level = level
+        mean, colour = style_statistics(self._features(encoder, image, style_size))
+        self.net.feeds = {"style_mean": mean, "style_colour": colour,
+                          "alpha": np.array([alpha], np.float32)}
+
+    def _features(self, encoder, image: np.ndarray, style_size: int) -> np.ndarray:
+        img = images.fit_within(image, style_size)
+        m = encoder.info.size_multiple
+        need = 2 * m
+        if min(img.shape[:2]) < need:
+            raise InputError(f"the style image '{self.name}' is {img.shape[1]}x{img.shape[0]}: "
+                             f"too small for level {self.level} (each side needs at least "
+                             f"{need} px)")
+        batch, _ = frames.pad_to_multiple(frames.to_model_input(img), m)
+        return encoder.run(batch)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.net.feeds["alpha"][0])
+
+    def set_alpha(self, alpha: float) -> None:
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
+        self.net.feeds["alpha"] = np.array([alpha], np.float32)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.net.run(batch[i:i + 1]) for i in range(len(batch))])
+
+    def warm_up(self, shape: tuple[int, int]) -> None:
+        self.net.warm_up(shape)
+
+    def describe(self) -> str:
+        return f"WCT relu{self.level}_1, {self.net.describe()}"
+
+
+def load_styles(paths, level: int = DEFAULT_LEVEL, backend: str = "auto", threads: int = 0,
+                shape: tuple[int, int] | None = None, alpha: float = 1.0,
+                folder: str | os.PathLike | None = None) -> dict[str, WCTStyle]:
+    """``--style-image`` paths -> {name: WCTStyle} (names from the file names)."""
+    out: dict[str, WCTStyle] = {}
+    for p in paths:
+        base = Path(p).stem or "painting"
+        name, k = base, 2
+        while name in out:
+            name, k = f"{base}-{k}", k + 1
+        out[name] = WCTStyle(images.read_image(p), level, folder, backend, threads, shape,
+                             alpha, name=name)
+    return out
