@@ -94,12 +94,15 @@ class WCTStyle:
                  style_size: int = STYLE_SIZE, name: str = "painting"):
         from .stylizer import make_backend
 
+        if (backend or "auto").strip().lower() in ("torch", "torch-compile"):
+            raise ConfigError(f"the real-time WCT graphs run on ONNX Runtime; use --backend "
+                              f"auto, ort-trt, ort-cuda or ort-cpu (not {backend})")
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
         self.name = name
         root = find(level, folder)
-        self.net = make_backend(root / CONTENT_FILE, backend, threads, shape)
-        encoder = make_backend(root / ENCODER_FILE, backend, threads, None)
+        self.net = make_backend(root / CONTENT_FILE, backend, threads, shape, wct=True)
+        encoder = make_backend(root / ENCODER_FILE, backend, threads, None, wct=True)
         for part in (self.net, encoder):
             if part.info.wct.get("level") != level:
                 raise ModelError(f"{part.info.path} is a level {part.info.wct.get('level')} "

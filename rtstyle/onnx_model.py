@@ -68,6 +68,9 @@ def resolve(path: str | os.PathLike, fp16: bool = False) -> Path:
             if (p / name).is_file():
                 return p / name
         if (p / metadata.METADATA_FILE).is_file():
+            if metadata.read(p)["kind"] == "wct-decoder":
+                raise ModelError(f"{p} is a WCT decoder, not a trained style: give a painting "
+                                 "with --style-image to use the real-time WCT graphs")
             raise ModelError(f"{p} has no {FP32_FILE}: export it first with "
                              f"'rtstyle export --model {p}'")
         raise ModelError(f"{p} is a folder without {FP32_FILE}")

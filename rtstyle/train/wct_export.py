@@ -88,10 +88,10 @@ def style_feeds(encoder: WCTEncoder, style_bgr: np.ndarray, alpha: float = 1.0
                 ) -> tuple[dict[str, np.ndarray], wct.StyleStats]:
     """The content path's style inputs for a painting (and the exact statistics)."""
     x = torch.from_numpy(frames.to_model_input(style_bgr))
-    from .wct_stylize import _pad
+    from .wct_stylize import pad
 
     with torch.no_grad():
-        feat = encoder(_pad(x, size_multiple(encoder.level))[0])
+        feat = encoder(pad(x, size_multiple(encoder.level))[0])
     stats = wct.StyleStats.of(feat)
     mean, colour = arbitrary.style_statistics(feat.numpy())
     return {"style_mean": mean, "style_colour": colour,

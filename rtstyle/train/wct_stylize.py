@@ -52,9 +52,12 @@ def _tensor(img: np.ndarray, device) -> torch.Tensor:
     return torch.from_numpy(frames.to_model_input(img)).to(device)
 
 
-def _pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+def pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (bottom, right) to a multiple of ``multiple`` and to at least twice it, so the
+    deepest feature map is 2x2 or more (the decoders' reflection padding needs that)."""
     h, w = x.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
+    ph = max(-h % multiple, 2 * multiple - h)
+    pw = max(-w % multiple, 2 * multiple - w)
     if ph or pw:
         mode = "reflect" if ph < h and pw < w else "replicate"
         x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
@@ -113,11 +116,11 @@ def stylize_wct(content: np.ndarray | None, styles: Sequence[np.ndarray],
             raise InputError(f"content image is {content.shape[1]}x{content.shape[0]}; it needs "
                              "at least 16 px a side")
         x = _tensor(content, device)
-    x, (h, w) = _pad(x, size_multiple(deepest))
+    x, (h, w) = pad(x, size_multiple(deepest))
     style_tensors = [_tensor(s, device) for s in styles]
     for level in cfg.levels:
         enc, dec = encoders[level], decoders[level]
-        feats = [enc(_pad(s, size_multiple(level))[0]) for s in style_tensors]
+        feats = [enc(pad(s, size_multiple(level))[0]) for s in style_tensors]
         f = enc(x)
         if mask is not None:
             regions = label_masks(mask, len(styles), (h, w))
@@ -146,4 +149,4 @@ def levels_from_text(text: str) -> tuple[int, ...]:
     return levels
 
 
-__all__ = ["WCTConfig", "stylize_wct", "label_masks", "levels_from_text", "LEVELS"]
+__all__ = ["WCTConfig", "stylize_wct", "label_masks", "levels_from_text", "pad", "LEVELS"]

@@ -72,7 +72,7 @@ def encoder_for(level: int, device: torch.device | str = "cpu", weights: str | N
 def reconstruct(encoder: WCTEncoder, decoder: WCTDecoder, imgs: Sequence[np.ndarray]
                 ) -> list[np.ndarray]:
     """Encode and decode BGR uint8 images of any size (padded to the level's multiple)."""
-    from .wct_stylize import _pad
+    from .wct_stylize import pad
 
     was = decoder.training
     decoder.eval()
@@ -80,7 +80,7 @@ def reconstruct(encoder: WCTEncoder, decoder: WCTDecoder, imgs: Sequence[np.ndar
     out = []
     for img in imgs:
         x = torch.from_numpy(frames.to_model_input(img)).to(device)
-        x, (h, w) = _pad(x, size_multiple(decoder.level))
+        x, (h, w) = pad(x, size_multiple(decoder.level))
         y = decoder(encoder(x))[..., :h, :w]
         out.append(frames.from_model_output(y.float().cpu().numpy()))
     decoder.train(was)

@@ -1,0 +1,158 @@
+"""``rtstyle flicker`` on a tiny synthetic clip with the tiny trained style (exported once):
+a good run writes flicker.json and heatmaps.png and prints the one-line summary; bad input is a
+one-line error that writes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import pytest
+
+from rtstyle.cli import main
+from tests.helpers import BLOCK_TORCH, assert_one_line_error, cli, make_audio_only, make_clip
+
+SUMMARY = re.compile(r"^warping error (\d+\.\d\d) \(original (\d+\.\d\d)\) over (\d+) frame "
+                     r"pairs, (\d+)% pixels non-occluded; wrote .*flicker\.json and heatmaps\.png$")
+
+
+@pytest.fixture(autouse=True)
+def no_user_styles(tmp_path, monkeypatch):
+    """Only the styles a test names: an empty $RTSTYLE_MODELS and user data folder, no shipped."""
+    (tmp_path / "no-styles").mkdir()
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "no-styles"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model, tmp_path_factory) -> Path:
+    """An exported copy of the tiny trained model folder."""
+    copy = tmp_path_factory.mktemp("flicker_model") / "tiny"
+    shutil.copytree(tiny_model, copy)
+    assert main(["export", "--model", str(copy)]) == 0
+    return copy
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("flicker_clips")
+    (d / "notes.mp4").write_text("this is not a video\n")
+    return {"clip": make_clip(d / "clip.mp4", frames=8, size=(64, 48), audio=False),
+            "one": make_clip(d / "one.mp4", frames=1, size=(64, 48), audio=False),
+            "audio_only": make_audio_only(d / "audio_only.mp4"), "notes": d / "notes.mp4"}
+
+
+def flicker(model, video, *extra):
+    return ["flicker", "--model", model, "--video", video, "--backend", "ort-cpu", *extra]
+
+
+def test_a_good_run(capsys, model, clips, tmp_path):
+    out = tmp_path / "report"
+    code, stdout, err = cli(flicker(model, clips["clip"], "--frames", "6", "--out", out), capsys)
+    assert code == 0, err
+    assert "Traceback" not in err
+    line = stdout.strip()
+    assert len(line.splitlines()) == 1, stdout
+    m = SUMMARY.match(line)
+    assert m, line
+    styled, original, pairs, kept = float(m[1]), float(m[2]), int(m[3]), int(m[4])
+    assert pairs == 5 and 50 <= kept <= 100
+    data = json.loads((out / "flicker.json").read_text())
+    assert data["command"].startswith("rtstyle flicker --model ")
+    assert "--frames 6" in data["command"] and "--backend ort-cpu" in data["command"]
+    assert data["frames"] == 6 and data["pairs"] == 5 and len(data["per_pair"]) == 5
+    assert (data["width"], data["height"]) == (64, 48)
+    assert data["warping_error"] == pytest.approx(styled, abs=0.006)
+    assert data["original_warping_error"] == pytest.approx(original, abs=0.006)
+    assert data["style_loss"] is None and data["flow"] == "dis"
+    assert "ort-cpu" in data["backend"] and data["style"]
+    assert "forward-backward consistency" in data["formula"]
+    assert data["units"] == "mean absolute difference, 0..255 RGB"
+    picture = cv2.imread(str(out / "heatmaps.png"))
+    assert picture is not None and picture.shape[0] > 4 * 100 and picture.shape[1] > 4 * 100
+    assert sorted(p.name for p in out.iterdir()) == ["flicker.json", "heatmaps.png"]
+
+
+def test_default_out_folder_farneback_and_a_start(capsys, model, clips, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = cli(flicker(model, clips["clip"], "--start", "0.12", "--max-side", "32",
+                                    "--flow", "farneback"), capsys)
+    assert code == 0, err
+    found = list((tmp_path / "out" / "flicker").glob("clip_*/flicker.json"))
+    assert len(found) == 1, list(tmp_path.rglob("*"))
+    data = json.loads(found[0].read_text())
+    assert data["frames"] == 5  # 8 frames at 25 fps, from 0.12 s: frames 3..7
+    assert (data["width"], data["height"]) == (32, 24) and data["flow"] == "farneback"
+    assert SUMMARY.match(stdout.strip())
+
+
+@pytest.mark.parametrize("case, needles", [
+    ("missing", ("video not found",)),
+    ("notes", ("not a video file",)),
+    ("folder", ("expected a video file, got a folder",)),
+    ("audio_only", ("has no video stream",)),
+    ("one", ("1 decodable frame(s)", "at least 2")),
+])
+def test_bad_videos_are_one_line_errors(capsys, model, clips, tmp_path, case, needles):
+    video = {"missing": tmp_path / "nope.mp4", "folder": tmp_path}.get(case) or clips[case]
+    out = tmp_path / "report"
+    code, stdout, err = cli(flicker(model, video, "--out", out), capsys)
+    assert code == 1
+    assert_one_line_error(err, *needles)
+    assert not out.exists()
+
+
+def test_bad_models_are_one_line_errors(capsys, tiny_model, clips, tmp_path):
+    out = tmp_path / "report"
+    code, _, err = cli(flicker(tmp_path / "nope.onnx", clips["clip"], "--out", out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "model not found")
+    code, _, err = cli(flicker("starry", clips["clip"], "--out", out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "no style named 'starry'")
+    code, _, err = cli(flicker(tiny_model, clips["clip"], "--out", out), capsys)  # not exported
+    assert code == 1
+    assert_one_line_error(err, "rtstyle export --model")
+    assert not out.exists()
+
+
+def test_bad_flags_are_one_line_errors(capsys, model, clips, tmp_path):
+    code, _, err = cli(flicker(model, clips["clip"], "--frames", "0"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "--frames", "must be at least 1")
+    code, _, err = cli(["flicker", "--video", clips["clip"]], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--model")
+    (tmp_path / "file").write_text("x")
+    code, _, err = cli(flicker(model, clips["clip"], "--out", tmp_path / "file"), capsys)
+    assert code == 1
+    assert_one_line_error(err, "--out must be a folder")
+    code, _, err = cli(flicker(model, clips["clip"], "--frames", "1"), capsys)
+    assert code == 1
+    assert_one_line_error(err, "--frames must be at least 2")
+    code, _, err = cli(flicker(model, clips["clip"], "--max-side", "8"), capsys)
+    assert code == 1
+    assert_one_line_error(err, "--max-side must be at least 16")
+
+
+def test_runs_without_torch(model, clips, tmp_path):
+    out = tmp_path / "report"
+    script = BLOCK_TORCH + textwrap.dedent(f"""
+        from rtstyle.cli import main
+        code = main(["flicker", "--model", {str(model)!r}, "--video", {str(clips['clip'])!r},
+                     "--frames", "3", "--out", {str(out)!r}])
+        assert "torch" not in sys.modules, "flicker imported torch"
+        sys.exit(code)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert SUMMARY.match(done.stdout.strip()), done.stdout
+    assert (out / "flicker.json").is_file() and (out / "heatmaps.png").is_file()
