@@ -28,6 +28,7 @@ written here in frame t+1's coordinates, where the error is measured (backward f
 forward flow sampled bilinearly where it points). Ruder et al.'s extra motion-boundary test is
 not applied. The grey frames are OpenCV's BGR2GRAY; "inside" is 0 <= x + b_t(x) <= W - 1 (and
 the same for y).
+
 The averaging over masked pixels and then over pairs follows Lai et al. ("Learning blind video
 temporal consistency", ECCV 2018), who use the squared error of 0..1 RGB instead: our E is the
 mean absolute error of 0..255 values, so compare like with like.

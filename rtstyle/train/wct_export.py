@@ -41,6 +41,9 @@ ITERATIONS = 20
 MIN_PSNR_VS_EIGH = 30.0
 #: ...and PyTorch running the same graph to this PSNR (dB).
 MIN_PSNR_VS_TORCH = 45.0
+#: Largest error of the Newton-Schulz WCT features against the exact ones, relative to their
+#: largest magnitude (checked at the export's check sizes, where pixels outnumber channels).
+MAX_FEATURE_ERROR = 0.05
 #: Largest |ONNX - torch| of the encoder's features, relative to their largest magnitude.
 ENCODER_TOLERANCE = 1e-4
 #: (height, width) of the check images: a photo at two aspect ratios.
@@ -176,6 +179,10 @@ def export_wct(model_dir: str | os.PathLike, opset: int = DEFAULT_OPSET,
         checks[f"{h}x{w}"] = {"encoder_rel_err": enc_err, "psnr_vs_torch_db": round(vs_torch, 2),
                               "psnr_vs_eigh_db": round(vs_eigh, 2),
                               "feature_rel_err_vs_eigh": feat_err}
+        if not feat_err <= MAX_FEATURE_ERROR:
+            raise ExportError(f"Newton-Schulz WCT features differ from the eigendecomposition "
+                              f"by {feat_err:.2g} (relative) at {h}x{w} (allowed "
+                              f"{MAX_FEATURE_ERROR}); try more --ns-iterations; not written")
         if not vs_torch >= MIN_PSNR_VS_TORCH:
             raise ExportError(f"the exported content path differs from torch at {h}x{w} "
                               f"({vs_torch:.1f} dB < {MIN_PSNR_VS_TORCH} dB); not written")
