@@ -271,3 +271,15 @@ def test_cli_export_bad_flags_for_a_decoder_folder(capsys, decoder_copy, tmp_pat
     assert_one_line_error(err, needle)
     assert sorted(p.name for p in decoder_copy.iterdir()) == before
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_alpha_zero_makes_the_content_path_the_autoencoder(nets, content, style, level):
+    """At alpha 0 the graph is decoder(encoder(x)): the decoder's own ONNX parity."""
+    encoder, decoder, _, path = nets[level]
+    x = frames.to_model_input(content)
+    feeds, _ = wct_export.style_feeds(encoder, style, alpha=0.0)
+    got = path.run(None, {onnx_model.INPUT_NAME: x, **feeds})[0]
+    with torch.no_grad():
+        want = decoder(encoder(torch.from_numpy(x))).numpy()
+    assert np.abs(got - want).max() <= 0.5
