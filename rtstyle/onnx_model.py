@@ -68,7 +68,7 @@ def resolve(path: str | os.PathLike, fp16: bool = False) -> Path:
             if (p / name).is_file():
                 return p / name
         if (p / metadata.METADATA_FILE).is_file():
-            if metadata.read(p)["kind"] == "wct-decoder":
+            if _kind(p) == "wct-decoder":
                 raise ModelError(f"{p} is a WCT decoder, not a trained style: give a painting "
                                  "with --style-image to use the real-time WCT graphs")
             raise ModelError(f"{p} has no {FP32_FILE}: export it first with "
@@ -77,6 +77,13 @@ def resolve(path: str | os.PathLike, fp16: bool = False) -> Path:
     if not p.exists():
         raise ModelError(f"model not found: {p}")
     return p
+
+
+def _kind(folder: Path) -> str | None:
+    try:
+        return metadata.read(folder)["kind"]
+    except ModelError:
+        return None
 
 
 def read_contract(path: str | os.PathLike) -> ModelInfo:
