@@ -12,12 +12,10 @@ from pathlib import Path
 from .args import add_common, nonneg_int, positive_float, positive_int
 from .loss_args import add_loss_args, loss_updates
 
-# flag dest -> TrainConfig key
-RUN_FLAGS = {"net": "net", "image_size": "image_size", "batch_size": "batch_size",
-             "steps": "steps", "epochs": "epochs", "lr": "lr", "style_size": "style_size",
-             "seed": "seed", "amp": "amp", "workers": "workers", "device": "device",
-             "checkpoint_every": "checkpoint_every", "preview_every": "preview_every",
-             "loss_net_weights": "loss_net_weights"}
+#: Settings every training command takes from flags of the same name (flag dest = config key).
+COMMON_FLAGS = ("image_size", "batch_size", "steps", "epochs", "lr", "seed", "amp", "workers",
+                "device", "checkpoint_every", "preview_every", "loss_net_weights")
+RUN_FLAGS = ("net", "style_size", *COMMON_FLAGS)
 
 
 def register(sub) -> None:
@@ -76,14 +74,13 @@ def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: str):
     return g
 
 
-def run_updates(args: argparse.Namespace, flags: dict[str, str],
+def run_updates(args: argparse.Namespace, flags: tuple[str, ...],
                 extra: dict[str, object] | None = None) -> dict[str, object]:
     """The settings given explicitly on the command line, as dotted config keys (``extra``
     before ``--set``, which has the last word)."""
     from .. import config
 
-    updates = {key: getattr(args, dest) for dest, key in flags.items()
-               if getattr(args, dest, None) is not None}
+    updates = {key: getattr(args, key) for key in flags if getattr(args, key, None) is not None}
     if args.channels_last:
         updates["channels_last"] = True
     if args.download:

@@ -11,13 +11,10 @@ from __future__ import annotations
 import argparse
 
 from .args import add_common, nonneg_float, positive_int
-from .train import _Bar, _preview_images, add_run_args, check_resume_flags, data_folder, run_updates
+from .train import (COMMON_FLAGS, _Bar, _preview_images, add_run_args, check_resume_flags,
+                    data_folder, run_updates)
 
-RUN_FLAGS = {"level": "level", "feature_weight": "feature_weight", "image_size": "image_size",
-             "batch_size": "batch_size", "steps": "steps", "epochs": "epochs", "lr": "lr",
-             "seed": "seed", "amp": "amp", "workers": "workers", "device": "device",
-             "checkpoint_every": "checkpoint_every", "preview_every": "preview_every",
-             "loss_net_weights": "loss_net_weights"}
+RUN_FLAGS = ("level", "feature_weight", *COMMON_FLAGS)
 
 
 def register(sub) -> None:

@@ -201,3 +201,54 @@ def test_load_refuses_bad_metadata_before_touching_the_weights(saved):
     with pytest.raises(ModelError, match="channels 'BGR'"):
         model_folder.load(saved)
     assert issubclass(ModelError, InputError)
+
+
+# --- big nets are split into shards ----------------------------------------------------------
+
+def test_split_state_keeps_order_and_the_size_limit():
+    state = {f"t{i}": torch.zeros(n) for i, n in enumerate([10, 10, 30, 5, 5, 5])}
+    shards = model_folder.split_state(state, max_bytes=80)  # 4 bytes per float32
+    assert [list(s) for s in shards] == [["t0", "t1"], ["t2"], ["t3", "t4", "t5"]]
+    assert model_folder.shard_names(1) == ["model.safetensors"]
+    assert model_folder.shard_names(3)[1] == "model-00002-of-00003.safetensors"
+
+
+def test_a_big_net_is_saved_in_shards_and_loads_exactly(tmp_path, monkeypatch):
+    net = make_net("tiny")
+    monkeypatch.setattr(model_folder, "MAX_SHARD_BYTES", 4000)
+    folder = model_folder.save(tmp_path / "m", net, make_meta(), STYLE)
+    meta = json.loads((folder / metadata.METADATA_FILE).read_text())
+    assert isinstance(meta["weights"], list) and len(meta["weights"]) > 1
+    assert sorted(meta["weights"]) == sorted(p.name for p in folder.glob("*.safetensors"))
+    assert all((folder / n).stat().st_size < 4000 + 2000 for n in meta["weights"])
+    loaded, _ = model_folder.load(folder)
+    with torch.no_grad():
+        assert torch.equal(loaded(X), net(X))
+
+
+@pytest.mark.parametrize("names, needle", [
+    (["../model.safetensors"], "refusing weights file"),
+    (["/etc/passwd"], "refusing weights file"),
+    (["model.pt"], "refusing weights file"),
+    ([], "must be a file name or a list"),
+    (7, "must be a file name or a list"),
+    ("first+gone", "gone.safetensors is missing"),
+])
+def test_shard_lists_are_checked(tmp_path, monkeypatch, names, needle):
+    monkeypatch.setattr(model_folder, "MAX_SHARD_BYTES", 4000)
+    folder = model_folder.save(tmp_path / "m", make_net("tiny"), make_meta(), STYLE)
+    meta = json.loads((folder / metadata.METADATA_FILE).read_text())
+    meta["weights"] = [meta["weights"][0], "gone.safetensors"] if names == "first+gone" else names
+    (folder / metadata.METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=needle):
+        model_folder.load(folder)
+
+
+def test_a_tensor_in_two_shards_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_folder, "MAX_SHARD_BYTES", 4000)
+    folder = model_folder.save(tmp_path / "m", make_net("tiny"), make_meta(), STYLE)
+    meta = json.loads((folder / metadata.METADATA_FILE).read_text())
+    meta["weights"] = [meta["weights"][0], meta["weights"][0]]
+    (folder / metadata.METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match="repeats tensors"):
+        model_folder.load(folder)
