@@ -85,6 +85,10 @@ def cache_dir() -> Path:
     return Path(base) / ("" if os.environ.get("RTSTYLE_CACHE") else "rtstyle") / "trt"
 
 
+#: Largest batch a TensorRT engine accepts (``rtstyle video --batch``, ``rtstyle bench``).
+TRT_MAX_BATCH = 8
+
+
 def provider_options(provider: str, fp16: bool, shape: tuple[int, int] | None,
                      device_id: int = 0) -> dict[str, Any]:
     """Options for one provider: TensorRT fp16 + engine cache + a shape profile for ``shape``."""
@@ -97,7 +101,8 @@ def provider_options(provider: str, fp16: bool, shape: tuple[int, int] | None,
             h, w = shape
             opts.update({"trt_profile_min_shapes": "input:1x3x16x16",
                          "trt_profile_opt_shapes": f"input:1x3x{h}x{w}",
-                         "trt_profile_max_shapes": f"input:1x3x{max(h, 1088)}x{max(w, 1920)}"})
+                         "trt_profile_max_shapes":
+                             f"input:{TRT_MAX_BATCH}x3x{max(h, 1088)}x{max(w, 1920)}"})
         return opts
     if provider == CUDA:
         return {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE",

@@ -1,7 +1,8 @@
 """The live filter: newest frame -> Stylizer -> OpenCV window (or a file when headless).
 
 Keys: ``n``/``p`` next/previous style, ``1``-``9`` a style directly, ``+``/``-`` strength,
-``c`` preserve colour, ``b`` blend with the next style, ``s`` split view (original | stylised),
+``c`` preserve colour, ``b`` blend with the next style, ``t`` stabilise on/off (flow-guided
+blending of the previous frame, :mod:`rtstyle.stabilize`), ``s`` split view (original | stylised),
 ``r`` start/stop recording, space: screenshot, ``f`` fullscreen, ``h`` overlay, ``q``/Esc quit.
 Closing the window, Ctrl-C or SIGTERM also quit cleanly: the camera is released and a recording
 in progress is finalised.
@@ -21,13 +22,14 @@ import numpy as np
 
 from . import images
 from .sources import LatestFrame, SourceError
+from .stabilize import DEFAULT_WEIGHT
 from .stylizer import Stylizer
 from .video import FrameWriter
 
 log = logging.getLogger(__name__)
 
 WINDOW = "rtstyle"
-HELP = "n/p style  1-9 pick  +/- strength  c colour  b blend  s split  r rec  space shot  f full  h help  q quit"
+HELP = "n/p style  1-9 pick  +/- strength  c colour  b blend  t steady  s split  r rec  space shot  f full  h help  q quit"
 
 
 @dataclass
@@ -37,6 +39,8 @@ class LiveState:
     fullscreen: bool = False
     quit: bool = False
     blend: bool = False
+    #: What ``t`` switches stabilisation to (the --stabilize value, or the default).
+    stabilize: float = DEFAULT_WEIGHT
 
 
 @dataclass
@@ -77,6 +81,10 @@ def handle_key(key: int, state: LiveState, st: Stylizer) -> str | None:
         st.set_controls(replace(c, strength=round(max(0.0, c.strength - 0.1), 2)))
     elif ch == "c":
         st.set_controls(replace(c, preserve_color=not c.preserve_color))
+    elif ch == "t":
+        if c.stabilize > 0:
+            state.stabilize = c.stabilize
+        st.set_controls(replace(c, stabilize=0.0 if c.stabilize > 0 else state.stabilize))
     elif ch == "b":
         state.blend = not state.blend and len(names) > 1
     elif ch == "s":
@@ -148,7 +156,9 @@ class LiveLoop:
     def _overlay_lines(self, latency_ms: float) -> list[str]:
         c = self.st.controls
         flags = [f"strength {c.strength:.1f}"] + (["colour kept"] if c.preserve_color else []) \
-            + ([f"blend {c.blend}"] if c.blend else []) + (["split"] if self.state.split else []) \
+            + ([f"blend {c.blend}"] if c.blend else []) \
+            + ([f"steady {c.stabilize:.1f}"] if c.stabilize else []) \
+            + (["split"] if self.state.split else []) \
             + (["REC"] if self.recorder else [])
         return [f"{self.st.style}  [{self.backend_label}]",
                 f"{self._fps:.1f} fps  latency {latency_ms:.0f} ms  dropped {self.frames.dropped}",

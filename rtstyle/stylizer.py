@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from . import color, frames, images
+from .stabilize import check_weight
 from .errors import ConfigError, InputError, unknown
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,16 @@ class Controls:
     #: Name of a second preloaded style to blend in, and its weight (0..1).
     blend: str | None = None
     blend_weight: float = 0.5
+    #: Video: weight of the previous output moved by the optical flow (0 = off; see
+    #: :mod:`rtstyle.stabilize`). Frames must then come in display order.
+    stabilize: float = 0.0
 
     def __post_init__(self):
         if not 0.0 <= self.strength <= 1.0:
             raise ConfigError(f"strength must be between 0 and 1, got {self.strength}")
         if not 0.0 <= self.blend_weight <= 1.0:
             raise ConfigError(f"blend weight must be between 0 and 1, got {self.blend_weight}")
+        check_weight(self.stabilize)
 
 
 def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int = 0,
@@ -138,6 +143,7 @@ class Stylizer:
         self.style = next(iter(self.models))
         self.controls = controls
         self._check_blend(controls)
+        self._stabilizer = None
 
     @property
     def names(self) -> list[str]:
@@ -147,7 +153,23 @@ class Stylizer:
         """Switch the active style (preloaded: no session is created)."""
         if name not in self.models:
             raise unknown("style", name, self.models)
+        if name != self.style:
+            self.reset()
         self.style = name
+
+    def reset(self) -> None:
+        """Forget the previous frame (``stabilize``): call between unrelated clips."""
+        if self._stabilizer is not None:
+            self._stabilizer.reset()
+
+    @property
+    def stabilizer(self):
+        """The :class:`~rtstyle.stabilize.Stabilizer` (created on first use)."""
+        if self._stabilizer is None:
+            from .stabilize import Stabilizer
+
+            self._stabilizer = Stabilizer()
+        return self._stabilizer
 
     def set_controls(self, controls: Controls) -> None:
         self._check_blend(controls)
@@ -194,6 +216,10 @@ class Stylizer:
                           for a, b in zip(styled, self._net(c.blend, smalls))]
             for k, y in zip(idx, styled):
                 out[k] = self._finish(items[k], y)
+        if c.stabilize > 0:  # in frame order: each output leans on the one before
+            out = [self.stabilizer(f, y, c.stabilize) for f, y in zip(items, out)]
+        elif self._stabilizer is not None:
+            self._stabilizer.reset()
         return out  # type: ignore[return-value]
 
     def _finish(self, frame: np.ndarray, styled: np.ndarray) -> np.ndarray:

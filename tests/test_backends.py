@@ -138,6 +138,7 @@ def test_tensorrt_options(shape, fp16, tmp_path, monkeypatch):
         assert a <= b <= c
     assert lo[2:] == (16, 16)  # the smallest frame rtstyle stylises
     assert hi[2] >= max(shape[0], 1088) and hi[3] >= max(shape[1], 1920)  # up to 1080p at least
+    assert lo[0] == 1 and hi[0] == backends.TRT_MAX_BATCH >= 8  # video batches of up to 8
 
 
 def test_tensorrt_options_without_a_shape_have_no_profile(tmp_path, monkeypatch):

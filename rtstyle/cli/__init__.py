@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RtstyleError
-from . import (demo, evaluate, experiment, export, flicker, gatys, image, styles, train, train_wct,
-               video, wct, webcam)
+from . import (bench, demo, evaluate, experiment, export, flicker, gatys, image, styles, train,
+               train_wct, video, wct, webcam)
 from .args import Parser
 
 COMMANDS = (demo, webcam, image, video, styles, wct, gatys, experiment, train, train_wct,
-            evaluate, export, flicker)
+            evaluate, export, flicker, bench)
 
 
 def build_parser() -> Parser:

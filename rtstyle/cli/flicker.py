@@ -17,6 +17,7 @@ import shlex
 from pathlib import Path
 
 from .args import add_common, nonneg_float, nonneg_int, positive_int, safe_name
+from .image import add_stabilize_arg
 
 #: Pairs shown in heatmaps.png.
 HEATMAP_PAIRS = 4
@@ -42,6 +43,12 @@ def register(sub) -> None:
                    help="auto, ort-trt, ort-cuda, ort-cpu, torch, torch-compile (default auto)")
     p.add_argument("--threads", type=nonneg_int, default=0,
                    help="CPU threads for ort-cpu (0 = all)")
+    add_stabilize_arg(p)
+    p.add_argument("--style-loss-frames", type=nonneg_int, default=8, metavar="N",
+                   help="score the style loss of N evenly spaced stylised frames under the "
+                        "model's training loss (needs the train extra; 0 = skip; default 8)")
+    p.add_argument("--device", default="auto",
+                   help="device for the style loss: auto, cpu, cuda (default auto)")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default out/flicker/<video stem>_<style>)")
     p.set_defaults(run=run)
@@ -54,6 +61,11 @@ def _command(args: argparse.Namespace) -> str:
             str(args.max_side), "--flow", args.flow, "--backend", args.backend]
     if args.threads:
         argv += ["--threads", str(args.threads)]
+    if args.stabilize:
+        argv += ["--stabilize", f"{args.stabilize:g}"]
+    argv += ["--style-loss-frames", str(args.style_loss_frames)]
+    if args.style_loss_frames and args.device != "auto":
+        argv += ["--device", args.device]
     if args.out:
         argv += ["--out", str(args.out)]
     return shlex.join(argv)
@@ -62,7 +74,7 @@ def _command(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import flicker, images, report, styles
     from ..errors import InputError
-    from ..stylizer import MIN_SIDE, Stylizer
+    from ..stylizer import MIN_SIDE, Controls, Stylizer
 
     if args.frames < 2:
         raise InputError(f"--frames must be at least 2 (one pair), got {args.frames}")
@@ -78,19 +90,54 @@ def run(args: argparse.Namespace) -> int:
     h, w = frames[0].shape[:2]
     model = styles.find(args.model)
     stylizer = Stylizer({"main": model}, backend=args.backend, threads=args.threads,
-                        warm_up=(h, w))
+                        warm_up=(h, w), controls=Controls(stabilize=args.stabilize))
     main = stylizer.models["main"]
     label = safe_name(getattr(main, "name", None) or main.info.name, "styled")
+    if args.stabilize:
+        label += "_stabilized"
+    style_loss, note = _style_loss_hook(model, args)
     out = Path(args.out) if args.out else \
         Path("out") / "flicker" / f"{safe_name(Path(args.video).stem, 'video')}_{label}"
     batch = 1 if "cpu" in stylizer.describe() else 4
     result = flicker.measure(frames, stylizer, method=args.flow, samples=HEATMAP_PAIRS,
-                             batch=batch)
+                             batch=batch, style_loss=style_loss)
     data = {"command": _command(args), "video": str(args.video), "model": str(model),
             "style": label, "backend": stylizer.describe(), "start_s": args.start,
-            **result.as_dict()}
+            "stabilize": args.stabilize, **result.as_dict()}
+    if result.style_loss is not None:
+        data["style_loss_frames"] = min(args.style_loss_frames, len(frames))
+    if note:
+        data["style_loss_note"] = note
     out.mkdir(parents=True, exist_ok=True)
     report.write_json(out / "flicker.json", data)
     images.write_image(out / "heatmaps.png", flicker.heatmap_grid(result))
-    print(f"{result.summary()}; wrote {out}/flicker.json and heatmaps.png")
+    loss = f"; style loss {result.style_loss:.4g}" if result.style_loss is not None else \
+        (f"; style loss not measured ({note})" if note else "")
+    print(f"{result.summary()}{loss}; wrote {out}/flicker.json and heatmaps.png")
     return 0
+
+
+def _style_loss_hook(model, args):
+    """(callable scoring the stylised frames, None) or (None, why not)."""
+    if args.style_loss_frames == 0:
+        return None, None
+    from .. import metadata
+    from ..errors import DependencyError, RtstyleError
+
+    try:
+        kind = metadata.read(model).get("kind")
+    except RtstyleError:
+        return None, f"{model} is not a model folder (the loss needs its recipe and style image)"
+    if kind != "transformer":
+        return None, f"{model} is a {kind}, not a trained style net"
+    try:
+        from ..train.evaluate import style_loss_of_frames
+    except (ImportError, DependencyError):
+        return None, "needs the train extra: pip install 'rtstyle[train]'"
+
+    def score(stylised):
+        k = min(args.style_loss_frames, len(stylised))
+        picks = sorted({round(i * (len(stylised) - 1) / max(1, k - 1)) for i in range(k)})
+        return style_loss_of_frames(model, [stylised[i] for i in picks], device=args.device)
+
+    return score, None

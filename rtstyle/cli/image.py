@@ -42,6 +42,16 @@ def add_control_args(p: argparse.ArgumentParser) -> None:
                    help="style strength of the WCT features, 0..1 (default 1)")
 
 
+def add_stabilize_arg(p: argparse.ArgumentParser) -> None:
+    """``--stabilize [W]`` for the commands that stylise frames in order (video, webcam)."""
+    from ..stabilize import DEFAULT_WEIGHT
+
+    p.add_argument("--stabilize", type=float, nargs="?", const=DEFAULT_WEIGHT, default=0.0,
+                   metavar="W", help="steadier video: blend the previous stylised frame, moved "
+                   "by the optical flow, into each frame with weight W in [0, 1) (bare "
+                   f"--stabilize: {DEFAULT_WEIGHT}); occluded and changed pixels are not blended")
+
+
 def painting_styles(args: argparse.Namespace, shape=None) -> dict:
     """{name: WCTStyle} for --style-image (empty without it)."""
     from .. import arbitrary
@@ -72,7 +82,8 @@ def make_stylizer(args: argparse.Namespace, shape=None):
     if args.blend:
         models["blend"] = styles.find(args.blend)
     controls = Controls(strength=args.strength, preserve_color=args.preserve_color,
-                        blend="blend" if args.blend else None, blend_weight=args.blend_weight)
+                        blend="blend" if args.blend else None, blend_weight=args.blend_weight,
+                        stabilize=getattr(args, "stabilize", 0.0))
     return Stylizer(models, backend=args.backend, threads=args.threads, scale=args.scale,
                     max_side=args.max_side, controls=controls, warm_up=shape, fp16=args.fp16)
 

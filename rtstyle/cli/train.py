@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_common, nonneg_int, positive_float, positive_int
+from .args import add_common, nonneg_float, nonneg_int, positive_float, positive_int
 from .loss_args import add_loss_args, loss_updates
 
 #: Settings every training command takes from flags of the same name (flag dest = config key).
 COMMON_FLAGS = ("image_size", "batch_size", "steps", "epochs", "lr", "seed", "amp", "workers",
                 "device", "checkpoint_every", "preview_every", "loss_net_weights")
-RUN_FLAGS = ("net", "style_size", *COMMON_FLAGS)
+RUN_FLAGS = ("net", "style_size", "temporal_weight", *COMMON_FLAGS)
 
 
 def register(sub) -> None:
@@ -31,6 +31,14 @@ def register(sub) -> None:
                    "real time) or tiny (tests)")
     g.add_argument("--style-size", type=positive_int, metavar="PX",
                    help="longer side of the style image (default: --image-size)")
+    g.add_argument("--init", metavar="MODEL",
+                   help="start from this trained model (installed style name or model folder, "
+                   "same --net) instead of random weights: fine-tuning, e.g. with "
+                   "--temporal-weight")
+    g.add_argument("--temporal-weight", type=nonneg_float, metavar="W",
+                   help="weight of the temporal term for steadier video (0 = off, the default; "
+                   "e.g. 20): the output of a slightly moved, noisier, brighter crop must be the "
+                   "moved output. Tune the changes with --set temporal.shift=0.02 etc.")
     m = p.add_argument_group("style credit (stored in the model's metadata)")
     m.add_argument("--style-name", help="style name (default: the style file's name)")
     m.add_argument("--style-credit", default="", help="e.g. 'The Starry Night, Vincent van Gogh (1889)'")
@@ -125,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     state = None
     if args.resume:
         check_resume_flags(args)
+        if args.init:
+            raise InputError("--init cannot change on --resume: the checkpoint holds the weights")
         run_dir.prepare(resume=True, force=False)
         state = trainer.resume_state(run_dir)
         if "level" in state["config"]:
@@ -137,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                              f"{info.source}); the checkpoint holds the style image, drop --style")
         style = state["style_image"].numpy()
         data = data_folder(args, state)
-        trainer.check(cfg, world)
+        trainer.check(cfg, world, resuming=True)
         preset_name = state["preset"]
     else:
         if not args.style:
@@ -145,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.data:
             raise InputError("--data is required (unless you --resume a run)")
         preset_name = args.preset or "default"
+        if args.init:
+            from .. import styles
+
+            updates["init"] = str(styles.find(args.init).resolve())
         cfg = config.replace(trainer.preset(preset_name), updates)
         style = images.read_image(args.style, max_side=cfg.style_size or cfg.image_size)
         info = trainer.StyleInfo(name=args.style_name or Path(args.style).stem,

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from .args import add_common, nonneg_float, positive_float, positive_int
-from .image import add_engine_args, make_stylizer
+from .image import add_engine_args, add_stabilize_arg, make_stylizer
 
 
 def register(sub) -> None:
@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("input", metavar="IN", help="video file, or a folder of videos")
     p.add_argument("output", metavar="OUT", help="output .mp4/.mov/.mkv file, or a folder")
     add_engine_args(p)
+    add_stabilize_arg(p)
     g = p.add_argument_group("encoding")
     g.add_argument("--codec", default="libx264", help="video codec (default libx264 = H.264)")
     g.add_argument("--crf", type=int, default=18, help="x264/x265 quality, lower is better (18)")
@@ -103,6 +104,7 @@ def _one(src, dst, stylizer, options, args, stop):
         bar.update(done - bar.n)
 
     try:
+        stylizer.reset()  # --stabilize: nothing carries over from the previous video
         batch = args.batch or (1 if "cpu" in stylizer.describe() else 4)
         return video.stylise_video(src, dst, stylizer, options=options, start=args.start,
                                    duration=args.duration, on_frame=on_frame,

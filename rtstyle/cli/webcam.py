@@ -1,9 +1,10 @@
 """``rtstyle webcam``: a live stylised window from a camera, a video file or a stream.
 
 Keys: n/p next/previous style, 1-9 pick a style, +/- strength, c preserve colour, b blend with
-the next style, s split view, r record (MP4), space screenshot (PNG), f fullscreen, h overlay,
-q/Esc quit. All styles given (default: every installed one) are preloaded, so switching is
-instant. --headless --output out.mp4 runs the same loop without a window.
+the next style, t stabilise on/off, s split view, r record (MP4), space screenshot (PNG),
+f fullscreen, h overlay, q/Esc quit. All styles given (default: every installed one) are
+preloaded, so switching is instant. --stabilize steadies the picture (t toggles it).
+--headless --output out.mp4 runs the same loop without a window.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import time
 
 from .args import add_common, positive_float, positive_int
-from .image import add_control_args
+from .image import add_control_args, add_stabilize_arg
 
 
 def register(sub) -> None:
@@ -28,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--style", metavar="A,B,C",
                    help="styles to preload (names or paths; default: every installed style)")
     add_control_args(p)
+    add_stabilize_arg(p)
     p.add_argument("--headless", action="store_true", help="no window (needs --output)")
     p.add_argument("--output", metavar="OUT.mp4", help="also write what is shown to this file")
     p.add_argument("--frames", type=positive_int, help="stop after this many frames")
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         blend = _label(args.blend, path)
         models.setdefault(blend, path)
     controls = Controls(strength=args.strength, preserve_color=args.preserve_color, blend=blend,
-                        blend_weight=args.blend_weight)
+                        blend_weight=args.blend_weight, stabilize=args.stabilize)
     source = sources.Source(args.source, size, args.fps, args.loop)
     print(f"source {source.describe()}")
     warm = (source.size[1], source.size[0]) if min(source.size) >= 16 else None

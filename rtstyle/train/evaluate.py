@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import atomic, config, frames, grid, images
+from .. import atomic, config, frames, grid, images, metadata
 from ..errors import ConfigError, DependencyError
 from . import gatys, model_folder
 from .device import resolve_device
@@ -142,6 +142,29 @@ def net_loss(net, content: np.ndarray, style: np.ndarray, loss_cfg: LossConfig,
         seconds = time.perf_counter() - start
         terms = loss(y, loss.content_features(x))
     return frames.from_model_output(y.cpu().numpy()), terms.as_floats(), seconds
+
+
+def style_loss_of_frames(model: str | os.PathLike, stylised: Sequence[np.ndarray],
+                         device: str = "auto", loss_net_weights: str | None = None) -> float:
+    """The mean style loss of stylised frames (BGR uint8) under the loss ``model`` (a model
+    folder) was trained with: its loss network, style layers, style weight and style image.
+    The same number as the ``style`` column of training, for whole frames."""
+    if not stylised:
+        raise ConfigError("no frames to score")
+    dev = resolve_device(device)
+    meta = metadata.read(model)
+    loss_cfg = config.from_dict(TrainConfig, meta["recipe"]["config"]).loss
+    loss_cfg = config.replace(loss_cfg, {"content_weight": 0.0, "tv_weight": 0.0})
+    lnet = load_loss_network(loss_cfg.loss_net, dev, loss_cfg.pooling, loss_net_weights)
+    loss = PerceptualLoss(loss_cfg, lnet)
+    style = model_folder.style_image(model)
+    loss.set_styles([torch.from_numpy(frames.to_model_input(style)).to(dev)])
+    values = []
+    with torch.no_grad():
+        for img in stylised:
+            y = torch.from_numpy(frames.to_model_input(img)).to(dev)
+            values.append(float(loss(y, {}).style))
+    return float(np.mean(values))
 
 
 def evaluate(model: str | os.PathLike, image_paths: Sequence[str | os.PathLike], size: int = 512,

@@ -38,18 +38,22 @@ import torch
 from .. import assets, atomic, config, frames, grid, images, report
 from ..errors import ConfigError, InputError, RtstyleError
 from ..interrupts import StopRequest
-from . import checkpoint, distributed, model_folder
+from . import checkpoint, distributed, model_folder, temporal
 from .data import BatchLoader, find_images
 from .device import describe as describe_device
 from .device import resolve_device
 from .loss_networks import load_loss_network
 from .losses import LossConfig, PerceptualLoss
+from .temporal import Jitter
 from .transformer_net import NETS, TransformerNet, build, describe, net_config
 
 log = logging.getLogger(__name__)
 
 AMP_MODES = ("off", "bf16", "fp16")
 HISTORY_COLUMNS = ("step", "content", "style", "tv", "total", "images_per_s", "seconds")
+#: The same with the temporal term (runs with ``temporal_weight`` > 0).
+TEMPORAL_COLUMNS = ("step", "content", "style", "tv", "temporal", "total", "images_per_s",
+                    "seconds")
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,14 @@ class TrainConfig(RunSettings):
     net: str = "full"
     #: Longer side of the style image in pixels; None = ``image_size``. Smaller = larger strokes.
     style_size: int | None = None
+    #: Weight of the temporal term (:mod:`.temporal`: the output of a slightly moved, noisier,
+    #: brighter input must be the moved output); 0 = off. In 0..255 pixel MSE units.
+    temporal_weight: float = 0.0
+    #: The largest changes the temporal term draws.
+    temporal: Jitter = Jitter()
+    #: Start from this model folder's weights (same net size) instead of a random net, e.g. to
+    #: fine-tune a shipped style with the temporal term; None = random initialisation.
+    init: str | None = None
 
     def __post_init__(self):
         if self.net not in NETS:
@@ -123,6 +135,8 @@ class TrainConfig(RunSettings):
         super().__post_init__()
         if self.style_size is not None and self.style_size < 16:
             raise ConfigError(f"style-size must be at least 16 pixels, got {self.style_size}")
+        if not 0 <= self.temporal_weight < float("inf"):
+            raise ConfigError(f"temporal-weight must be >= 0, got {self.temporal_weight}")
 
 
 #: Settings that may change when a run is resumed; every other one is part of the recipe.
@@ -295,17 +309,30 @@ def check_device(cfg: RunSettings, world: distributed.World | None = None) -> to
     return device
 
 
-def check(cfg: TrainConfig, world: distributed.World | None = None) -> torch.device:
+def check(cfg: TrainConfig, world: distributed.World | None = None,
+          resuming: bool = False) -> torch.device:
     """Everything about ``cfg`` that can fail before training: device, precision, loss layers.
 
     Returns the device this process trains on. Cheap after the first call (the loss network
     is cached), so the CLI calls it before creating the run folder.
     """
     device = check_device(cfg, world)
+    if cfg.init and not resuming:  # a resumed run has its weights in the checkpoint
+        init_net(cfg)
     loss_net = load_loss_network(cfg.loss.loss_net, device, cfg.loss.pooling,
                                  cfg.loss_net_weights, cfg.allow_download)
     PerceptualLoss(cfg.loss, loss_net)  # checks the layer names
     return device
+
+
+def init_net(cfg: TrainConfig) -> TransformerNet:
+    """The net ``cfg.init`` names, checked against ``cfg.net`` (ModelError/ConfigError)."""
+    net, meta = model_folder.load(cfg.init)
+    have = meta.get("net", {}).get("name")
+    if have != cfg.net:
+        raise ConfigError(f"--init {cfg.init} is a '{have}' net, but this run trains a "
+                          f"'{cfg.net}' net; pass --net {have} or another model")
+    return net
 
 
 def train(cfg: TrainConfig, run_dir: str | os.PathLike, style: np.ndarray, style_info: StyleInfo,
@@ -322,7 +349,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, style: np.ndarray, style
     """
     run = RunFolder(run_dir)
     world = distributed.from_env()
-    device = check(cfg, world)
+    device = check(cfg, world, resuming=state is not None)
     files = find_images(data)
     style = images.fit_within(style, cfg.style_size or cfg.image_size)
     distributed.init(world, device)
@@ -407,6 +434,7 @@ class RunLoop:
     def _build(self, state):
         cfg, device = self.cfg, self.device
         torch.manual_seed(cfg.seed)
+        self.resuming = state is not None
         self.net = self._make_net().to(device)
         if cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -603,8 +631,12 @@ class StyleTrainer(RunLoop):
     def __init__(self, cfg, run, data, files, preset_name, world, device, stop, style, style_info):
         super().__init__(cfg, run, data, files, preset_name, world, device, stop)
         self.style, self.style_info = style, style_info
+        if cfg.temporal_weight > 0:
+            self.COLUMNS = TEMPORAL_COLUMNS
 
     def _make_net(self):
+        if self.cfg.init and not self.resuming:
+            return init_net(self.cfg).train()
         return build(net_config(self.cfg.net))
 
     def _make_loss(self):
@@ -615,8 +647,22 @@ class StyleTrainer(RunLoop):
         self.loss.set_styles([torch.from_numpy(frames.to_model_input(self.style)).to(self.device)])
 
     def _forward(self, x):
-        t = forward_losses(self.model, self.loss, x, self.amp_dtype)
-        return [t.content, t.style, t.tv, t.total]
+        cfg = self.cfg
+        if cfg.temporal_weight <= 0:
+            t = forward_losses(self.model, self.loss, x, self.amp_dtype)
+            return [t.content, t.style, t.tv, t.total]
+        # The changes depend only on (seed, step): a resumed run draws the same ones.
+        change = temporal.draw(cfg.temporal, tuple(x.shape),
+                               temporal.generator_for(cfg.seed, self.step), x.device)
+        x2 = temporal.changed_input(x, change)
+        n = x.shape[0]
+        with torch.autocast(x.device.type, dtype=self.amp_dtype,
+                            enabled=self.amp_dtype is not None):
+            both = self.model(torch.cat([x, x2]))  # one pass (instance norm is per image)
+            y, y2 = both[:n], both[n:]
+            t = self.loss(y, self.loss.content_features(x))
+        temp = cfg.temporal_weight * temporal.temporal_loss(y, y2, change)
+        return [t.content, t.style, t.tv, temp, t.total + temp]
 
     def _config_extra(self):
         return {"style": vars(self.style_info)}
