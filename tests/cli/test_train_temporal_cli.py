@@ -4,7 +4,6 @@ the term and refuses to change it (a recipe change)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
@@ -14,28 +13,9 @@ import pytest
 
 from rtstyle.train import checkpoint, trainer
 
-from tests.helpers import STYLE, TINY, assert_one_line_error, cli
-
-
-def train(out, *extra, data=None, style=STYLE, steps=None):
-    argv = ["train", "--out", out, *TINY]
-    if style is not None:
-        argv += ["--style", style]
-    if data is not None:
-        argv += ["--data", data]
-    if steps is not None:
-        argv += ["--steps", steps]
-    return [*argv, *extra]
-
-
-def read_csv(path: Path) -> list[list[str]]:
-    with open(path, newline="") as f:
-        return list(csv.reader(f))
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+from tests.cli.test_train_cli import read_csv, snapshot
+from tests.cli.test_train_cli import train_args as train
+from tests.helpers import assert_one_line_error, cli
 
 
 @pytest.fixture(scope="module")
