@@ -5,8 +5,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+
+from rtstyle import assets, images
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "rtstyle" / "assets"
@@ -27,6 +30,30 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def no_user_styles(tmp_path, monkeypatch):
+    """Only the styles a test installs: an empty $RTSTYLE_MODELS and user data folder."""
+    (tmp_path / "no-styles").mkdir()
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "no-styles"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def only_named_styles(no_user_styles, monkeypatch):
+    """Only the styles a test names: no user styles and not the shipped ones either."""
+    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
+
+
+@pytest.fixture(scope="session")
+def held_out(tmp_path_factory) -> Path:
+    """Two held-out photos of odd sizes: alpha.png (41x57) and beta.jpg (53x39)."""
+    d = tmp_path_factory.mktemp("held_out")
+    photo = images.read_image(assets.path(assets.DEMO_CONTENT))
+    cv2.imwrite(str(d / "alpha.png"), photo[:41, :57])
+    cv2.imwrite(str(d / "beta.jpg"), photo[-53:, -39:])
+    return d
 
 
 @pytest.fixture(scope="session")

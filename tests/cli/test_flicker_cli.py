@@ -23,13 +23,7 @@ SUMMARY = re.compile(r"^warping error (\d+\.\d\d) \(original (\d+\.\d\d)\) over 
                      r".*flicker\.json and heatmaps\.png$")
 
 
-@pytest.fixture(autouse=True)
-def no_user_styles(tmp_path, monkeypatch):
-    """Only the styles a test names: an empty $RTSTYLE_MODELS and user data folder, no shipped."""
-    (tmp_path / "no-styles").mkdir()
-    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "no-styles"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
+pytestmark = pytest.mark.usefixtures("only_named_styles")
 
 
 @pytest.fixture(scope="module")

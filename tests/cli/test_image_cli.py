@@ -39,12 +39,7 @@ def onnx_file(path: Path, channels: int = 3, rtstyle_metadata: bool = True) -> P
     return path
 
 
-@pytest.fixture(autouse=True)
-def no_user_styles(tmp_path, monkeypatch):
-    """Only the styles a test installs: an empty $RTSTYLE_MODELS and user data folder."""
-    (tmp_path / "no-styles").mkdir()
-    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "no-styles"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("no_user_styles")
 
 
 @pytest.fixture

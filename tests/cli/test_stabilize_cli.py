@@ -22,13 +22,7 @@ from tests.helpers import BLOCK_TORCH, ROOT, assert_one_line_error, cli, decode,
 av = pytest.importorskip("av")
 
 
-@pytest.fixture(autouse=True)
-def no_user_styles(tmp_path, monkeypatch):
-    """Only the styles a test names: an empty $RTSTYLE_MODELS and user data folder, no shipped."""
-    (tmp_path / "no-styles").mkdir()
-    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "no-styles"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
+pytestmark = pytest.mark.usefixtures("only_named_styles")
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,10 @@ import math
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from rtstyle import assets, images, metadata
+from rtstyle import assets, metadata
 from rtstyle.cli import main
 from rtstyle.train import checkpoint, wct_trainer
 
@@ -63,19 +62,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def eval_dir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("held_out")
-    photo = images.read_image(assets.path(assets.DEMO_CONTENT))
-    cv2.imwrite(str(d / "left.png"), photo[:45, :60])
-    cv2.imwrite(str(d / "right.jpg"), photo[-50:, -70:])
-    return d
-
-
-@pytest.fixture(scope="module")
-def good_run(tmp_path_factory, photos, eval_dir) -> dict:
+def good_run(tmp_path_factory, photos, held_out) -> dict:
     """A good level-1 run of 4 steps with two held-out photos, trained once per module."""
     run = tmp_path_factory.mktemp("good") / "run"
-    argv = wct_args(run, "--eval-images", eval_dir / "left.png", eval_dir / "right.jpg",
+    argv = wct_args(run, "--eval-images", held_out / "alpha.png", held_out / "beta.jpg",
                     data=photos, steps=4)
     code, out, err = run_quietly(argv)
     assert code == 0, err
@@ -111,20 +101,20 @@ def test_a_good_run_reports_psnr_and_writes_the_run_folder(good_run):
         p.name for p in (run / "model").iterdir()}
 
 
-def test_the_model_folder_records_level_and_held_out_psnr(good_run, eval_dir):
+def test_the_model_folder_records_level_and_held_out_psnr(good_run, held_out):
     meta = metadata.read(good_run["run"] / "model")
     assert meta["kind"] == "wct-decoder" and meta["net"]["level"] == 1
     ev = meta["evaluation"]
     assert isinstance(ev["psnr_db"], float) and math.isfinite(ev["psnr_db"])
-    assert ev["images"] == 2 and set(ev["per_image"]) == {"left", "right"}
+    assert ev["images"] == 2 and set(ev["per_image"]) == {"alpha", "beta"}
     assert all(math.isfinite(v) for v in ev["per_image"].values())
     assert max(ev["size"]) <= 48  # --eval-size
     assert meta["recipe"]["preset"] == "li2017"
     dec, _ = wct_trainer.load_decoder(good_run["run"] / "model")
     assert dec.level == 1 and not dec.training
     state = checkpoint.load(good_run["run"] / "checkpoint.pt")
-    assert state["eval_paths"] == [str((eval_dir / "left.png").resolve()),
-                                   str((eval_dir / "right.jpg").resolve())]
+    assert state["eval_paths"] == [str((held_out / "alpha.png").resolve()),
+                                   str((held_out / "beta.jpg").resolve())]
     assert state["eval_size"] == 48
 
 
@@ -149,7 +139,7 @@ def test_steps_then_resume_reproduces_an_uninterrupted_run(old_run, photos, tmp_
     assert checkpoint.load(old_run / "checkpoint.pt")["step"] == 6
     # the held-out photos (and size) of the first start are kept by --resume
     ev = metadata.read(old_run / "model")["evaluation"]
-    assert set(ev["per_image"]) == {"left", "right"} and max(ev["size"]) <= 48
+    assert set(ev["per_image"]) == {"alpha", "beta"} and max(ev["size"]) <= 48
     assert metadata.read(old_run / "model")["training"]["steps"] == 6
 
 

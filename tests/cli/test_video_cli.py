@@ -21,12 +21,7 @@ av = pytest.importorskip("av")
 # --- two tiny exported styles, trained once per session (cached in the session's tmp folder) --
 
 
-@pytest.fixture(autouse=True)
-def no_user_styles(tmp_path, monkeypatch):
-    """Only the styles a test names: an empty $RTSTYLE_MODELS and user data folder."""
-    (tmp_path / "no-styles").mkdir()
-    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "no-styles"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("no_user_styles")
 
 
 # --- synthetic clips -------------------------------------------------------------------------

@@ -113,13 +113,18 @@ def test_texture_synthesis_is_size_by_size_and_refuses_a_content(capsys, wct_roo
     assert not out.exists()
 
 
+def stylised(capsys, wct_root, content, out, levels, *argv):
+    """``rtstyle wct`` at alpha 1 and 64 px into ``out``, which must succeed; the image."""
+    code, _, err = wct(capsys, wct_root, "--content", content, "--levels", levels,
+                       "--alpha", "1", "--size", "64", "-o", out, *argv)
+    assert code == 0, err
+    return read(out)
+
+
 def test_style_mixtures_follow_the_weights(capsys, wct_root, pics, tmp_path):
     def run(name, *styles_and_weights):
-        out = tmp_path / f"{name}.png"
-        code, _, err = wct(capsys, wct_root, "--content", pics["content"], "--levels", "1",
-                           "--alpha", "1", "--size", "64", "-o", out, *styles_and_weights)
-        assert code == 0, err
-        return read(out)
+        return stylised(capsys, wct_root, pics["content"], tmp_path / f"{name}.png", "1",
+                        *styles_and_weights)
 
     s1, s2 = ["--style", pics["style"]], ["--style", pics["inverted"]]
     one, two = run("one", *s1), run("two", *s2)
@@ -142,11 +147,8 @@ def test_style_mixtures_follow_the_weights(capsys, wct_root, pics, tmp_path):
 
 def test_a_mask_paints_each_style_into_its_region(capsys, wct_root, pics, tmp_path):
     def run(name, *argv):
-        out = tmp_path / f"{name}.png"
-        code, _, err = wct(capsys, wct_root, "--content", pics["content"], "--levels", "2,1",
-                           "--alpha", "1", "--size", "64", "-o", out, *argv)
-        assert code == 0, err
-        return read(out)
+        return stylised(capsys, wct_root, pics["content"], tmp_path / f"{name}.png", "2,1",
+                        *argv)
 
     s1, s2 = ["--style", pics["style"]], ["--style", pics["flat"]]
     both = run("both", *s1, *s2, "--mask", pics["mask"])  # 160x100 mask on a 64x44 content

@@ -10,7 +10,6 @@ import math
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -42,22 +41,12 @@ def csv_rows(run: Path) -> list[list[float]]:
 
 
 @pytest.fixture(scope="module")
-def eval_dir(tmp_path_factory) -> Path:
-    """Two held-out photos of odd sizes (a PNG and a JPEG)."""
-    d = tmp_path_factory.mktemp("eval")
-    photo = images.read_image(assets.path(assets.DEMO_CONTENT))
-    cv2.imwrite(str(d / "alpha.png"), photo[:41, :57])
-    cv2.imwrite(str(d / "beta.jpg"), photo[-53:, -39:])
-    return d
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, photos, eval_dir) -> dict:
+def trained(tmp_path_factory, photos, held_out) -> dict:
     """A level-2 decoder trained 3 steps through train_wct, with held-out evaluation photos."""
     run = tmp_path_factory.mktemp("wct2") / "run"
     run.mkdir()
     cfg = wct_trainer.WCTTrainConfig(**{**SMALL, "level": 2, "steps": 3})
-    result = wct_trainer.train_wct(cfg, run, photos, eval_paths=[eval_dir], eval_size=48)
+    result = wct_trainer.train_wct(cfg, run, photos, eval_paths=[held_out], eval_size=48)
     return {"run": run, "result": result, "cfg": cfg}
 
 
@@ -132,7 +121,7 @@ def test_zero_feature_weight_trains_on_pixels_only(photos, tmp_path):
 
 
 def test_stop_request_then_resume_reproduces_the_uninterrupted_losses(photos, tmp_path,
-                                                                      eval_dir):
+                                                                      held_out):
     cfg = wct_trainer.WCTTrainConfig(**{**SMALL, "steps": 6})
     ref_dir = tmp_path / "reference"
     ref_dir.mkdir()
@@ -146,7 +135,7 @@ def test_stop_request_then_resume_reproduces_the_uninterrupted_losses(photos, tm
         if step == 2:
             stop.signal_name = "SIGINT"
 
-    first = wct_trainer.train_wct(cfg, run, photos, eval_paths=[eval_dir], eval_size=40,
+    first = wct_trainer.train_wct(cfg, run, photos, eval_paths=[held_out], eval_size=40,
                                   on_step=on_step, stop=stop)
     assert first.interrupted and first.model_dir is None
     assert 2 <= first.steps < 6
@@ -154,7 +143,7 @@ def test_stop_request_then_resume_reproduces_the_uninterrupted_losses(photos, tm
     state = trainer.resume_state(trainer.RunFolder(run))
     assert state["step"] == first.steps == len(csv_rows(run))
     assert state["config"]["level"] == 1
-    assert state["eval_paths"] == [str(eval_dir)] and state["eval_size"] == 40
+    assert state["eval_paths"] == [str(held_out)] and state["eval_size"] == 40
 
     resumed = wct_trainer.train_wct(cfg, run, photos, state=state,
                                     eval_paths=state["eval_paths"],
@@ -172,7 +161,7 @@ def test_stop_request_then_resume_reproduces_the_uninterrupted_losses(photos, tm
 
 # --- the model folder ----------------------------------------------------------------------------
 
-def test_model_folder_metadata_and_evaluation(trained, eval_dir):
+def test_model_folder_metadata_and_evaluation(trained, held_out):
     meta = metadata.read(trained["result"].model_dir)
     assert meta["kind"] == "wct-decoder"
     assert meta["net"]["level"] == 2 and meta["net"]["features"] == "relu2_1"
@@ -187,7 +176,7 @@ def test_model_folder_metadata_and_evaluation(trained, eval_dir):
     # the stored numbers are what the stored (float16) weights give on those photos
     dec, _ = wct_trainer.load_decoder(trained["result"].model_dir)
     again = wct_trainer.evaluate(wct_trainer.encoder_for(2), dec,
-                                 wct_trainer.eval_images_from([eval_dir], 48))
+                                 wct_trainer.eval_images_from([held_out], 48))
     assert again["per_image"] == ev["per_image"] and again["psnr_db"] == ev["psnr_db"]
 
 
@@ -302,11 +291,11 @@ def test_reconstruct_keeps_odd_sizes_and_evaluate_reports_per_image_psnr():
     assert ev["size"] == [37, 51]
 
 
-def test_eval_images_from_files_and_folders(eval_dir, tmp_path):
-    named = wct_trainer.eval_images_from([eval_dir], 32)
+def test_eval_images_from_files_and_folders(held_out, tmp_path):
+    named = wct_trainer.eval_images_from([held_out], 32)
     assert [n for n, _ in named] == ["alpha", "beta"]
     assert all(max(img.shape[:2]) <= 32 for _, img in named)
-    one = wct_trainer.eval_images_from([eval_dir / "beta.jpg"])
+    one = wct_trainer.eval_images_from([held_out / "beta.jpg"])
     assert [n for n, _ in one] == ["beta"] and one[0][1].shape[:2] == (53, 39)
     with pytest.raises(ImageError, match="image not found"):
         wct_trainer.eval_images_from([tmp_path / "missing.jpg"])
