@@ -128,8 +128,9 @@ def webcam(display, media, tmp_path, *extra):
         start_new_session=True)
 
 
-def wait_for_screen(display, proc, predicate, timeout=60.0) -> np.ndarray:
+def wait_for_screen(display, proc, predicate, timeout=90.0) -> np.ndarray:
     end = time.time() + timeout
+    shot = None
     while time.time() < end:
         if proc.poll() is not None:
             raise AssertionError(f"webcam exited early: {proc.communicate()}")
@@ -137,7 +138,18 @@ def wait_for_screen(display, proc, predicate, timeout=60.0) -> np.ndarray:
         if predicate(shot):
             return shot
         time.sleep(0.2)
-    raise AssertionError("the expected picture never appeared on the screen")
+    # Say what was on the screen, and what the program said, so a failure can be diagnosed.
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    seen = "nothing grabbed" if shot is None else (
+        f"{int(near(shot, COLOUR).sum())} original-colour and {int(near(shot, INVERTED).sum())} "
+        f"inverted pixels; distinct colours {np.unique(shot.reshape(-1, 3), axis=0)[:8].tolist()}")
+    raise AssertionError(f"the expected picture never appeared on the screen ({seen}); "
+                         f"webcam stdout: {out[-500:]!r} stderr: {err[-1500:]!r}")
 
 
 def test_window_shows_the_stylised_frame_and_the_overlay(display, media, tmp_path):

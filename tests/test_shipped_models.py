@@ -35,3 +35,51 @@ def test_every_shipped_model_folder_has_readable_metadata():
     assert len(folders) >= 6
     for folder in folders:
         assert metadata.read(folder)["kind"] in metadata.KINDS
+
+
+def shipped_styles():
+    return sorted(p.parent for p in MODELS.glob(f"*/{metadata.METADATA_FILE}")
+                  if metadata.read(p.parent)["kind"] == "transformer")
+
+
+@pytest.mark.parametrize("folder", shipped_styles(), ids=lambda p: p.name)
+def test_every_shipped_style_is_credited_and_its_onnx_matches_its_weights(folder):
+    """Metadata, the ONNX contract and card, and ONNX Runtime against the safetensors weights
+    in torch on one real photo (fp16 against fp32 where an fp16 file ships)."""
+    from rtstyle import onnx_model
+
+    meta = metadata.read(folder)
+    assert meta["style"]["license"] == "public domain" and meta["style"]["credit"]
+    assert meta["training"]["steps"] > 0 and meta["training"]["device"]
+    assert (folder / metadata.STYLE_FILE).is_file()
+    info = onnx_model.read_contract(folder / onnx_model.FP32_FILE)
+    assert info.card["name"] == meta["name"] and info.card["net"] == meta["net"]
+    assert info.card.get("evaluation") == meta.get("evaluation")
+    torch = pytest.importorskip("torch")
+    from rtstyle.train import export, model_folder
+
+    net, _ = model_folder.load(folder, torch.device("cpu"))
+    fp32 = (folder / onnx_model.FP32_FILE).read_bytes()
+    errors = export.check_parity(fp32, net, sizes=[(96, 128)])
+    assert max(errors.values()) <= export.PARITY_TOLERANCE
+    if (folder / onnx_model.FP16_FILE).is_file():
+        psnr = export.check_fp16((folder / onnx_model.FP16_FILE).read_bytes(), fp32,
+                                 sizes=[(96, 128)])
+        assert min(psnr.values()) >= export.FP16_MIN_PSNR
+
+
+def test_every_zoo_painting_ships_a_net_with_its_evaluation():
+    from rtstyle.train import zoo
+
+    recipe = zoo.load(ROOT / "export" / "zoo.toml")
+    for s in recipe.styles:
+        folders = [MODELS / s.installed_name(net) for net in s.nets]
+        shipped = [f for f in folders if (f / metadata.METADATA_FILE).is_file()]
+        assert shipped, f"{s.key}: no net in models/"
+        for f in shipped:
+            meta = metadata.read(f)
+            assert meta["style"]["credit"] == s.credit and meta["zoo"]["key"] == s.key
+            ev = meta["evaluation"]
+            assert ev["size"] == recipe.evaluate_size and len(ev["images"]) >= 2
+            assert meta["zoo"]["complete"] == (meta["training"]["steps"] >= zoo.PAPER_STEPS)
+    assert (MODELS / "zoo_sheet.png").is_file() and (MODELS / "zoo_evaluation.md").is_file()

@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     for s in found:
         st = s.meta.get("style", {})
         onnx = "" if s.onnx else "  (not exported: run 'rtstyle export')"
+        label = s.meta.get("zoo", {}).get("label")
         print(f"{s.name:24} {s.meta.get('net', {}).get('name', '?'):5}  "
               f"{st.get('credit') or 'credit unknown'} — {st.get('license') or 'licence unknown'}"
-              f"{onnx}\n{'':24} {s.folder}")
+              f"{onnx}\n{'':24} {s.folder}" + (f"\n{'':24} {label}" if label else ""))
     return 0

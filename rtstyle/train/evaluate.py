@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import atomic, config, frames, grid, images, metadata
+from .. import atomic, config, frames, grid, images, metadata, quality
 from ..errors import ConfigError, DependencyError
 from . import gatys, model_folder
 from .device import resolve_device
@@ -64,6 +64,7 @@ class ImageEvaluation:
             # null when the net's loss is lower than Gatys reached in the iterations run
             "equivalent_iterations": None if math.isinf(eq) else round(eq, 1),
             "net_below_gatys_curve": math.isinf(eq),
+            "artifacts": artifacts(self.net_image, self.content),
         }
 
 
@@ -110,6 +111,23 @@ class Evaluation:
             titles.append([Path(r.image).name, f"net (= Gatys {eq_text} it)",
                            *(f"Gatys {i} it" for i in shown)])
         return grid.image_grid(rows, cell=cell, titles=titles)
+
+
+def artifacts(output: np.ndarray, photo: np.ndarray) -> dict[str, float]:
+    """Artifact figures of a net's output next to the same figures of its input photo
+    (:func:`rtstyle.quality.checkerboard`, :func:`rtstyle.quality.edge_shift`; 0..255 units)."""
+    band = max(1, min(4, min(photo.shape[:2]) // 4))  # small test images get thinner bands
+
+    def figure(measure, img, **kw):
+        try:
+            return round(measure(img, **kw), 3)
+        except ValueError:  # too small to say
+            return None
+
+    return {"checkerboard": figure(quality.checkerboard, output),
+            "checkerboard_photo": figure(quality.checkerboard, photo),
+            "edge_shift": figure(quality.edge_shift, output, band=band),
+            "edge_shift_photo": figure(quality.edge_shift, photo, band=band)}
 
 
 def grid_iterations(iterations: Sequence[int]) -> tuple[int, ...]:

@@ -116,7 +116,8 @@ def to_onnx(net: TransformerNet, opset: int = DEFAULT_OPSET, fp16: bool = False)
 def model_card(meta: dict[str, Any], precision: str, opset: int) -> dict[str, str]:
     """The ONNX metadata properties for a model folder's metadata."""
     io_contract = {**metadata.IO_CONTRACT, "precision": precision}
-    card = {k: meta[k] for k in ("name", "kind", "net", "style", "recipe", "training") if k in meta}
+    card = {k: meta[k] for k in ("name", "kind", "net", "style", "recipe", "training", "zoo",
+                                   "evaluation") if k in meta}
     return {onnx_model.KEY_FORMAT: onnx_model.FORMAT,
             onnx_model.KEY_IO: json.dumps(io_contract, sort_keys=True),
             onnx_model.KEY_CARD: json.dumps({**card, "opset": opset}, sort_keys=True,

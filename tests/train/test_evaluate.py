@@ -55,6 +55,9 @@ def test_image_evaluation_places_the_net_on_the_gatys_curve():
     assert d["gatys"] == {"2": 8.0, "4": 4.0}
     assert d["net"] == {"content": 1.0, "style": 6.0, "tv": 0.0, "total": 7.0, "seconds": 0.01}
     assert (d["height"], d["width"]) == (24, 32)
+    # Flat images: no checkerboard, no edge that differs from the inside.
+    assert d["artifacts"] == {"checkerboard": 0.0, "checkerboard_photo": 0.0, "edge_shift": 0.0,
+                              "edge_shift_photo": 0.0}
 
 
 def test_gatys_values_are_the_best_so_far():
@@ -143,6 +146,8 @@ def test_evaluation_as_dict(tiny_evaluation, tiny_model, content_path):
     (image,) = d["images"]
     assert image["image"] == str(content_path)
     assert max(image["height"], image["width"]) == 32  # scaled to fit 32 px
+    assert set(image["artifacts"]) == {"checkerboard", "checkerboard_photo", "edge_shift",
+                                       "edge_shift_photo"}
     net = image["net"]
     assert set(net) == {"content", "style", "tv", "total", "seconds"}
     assert net["total"] == pytest.approx(net["content"] + net["style"] + net["tv"], rel=1e-5)
