@@ -80,7 +80,15 @@ def redraw(zoo, install: Path, photos_dir: Path) -> None:
     folders = installed_zoo(zoo, install)
     photos = [photos_dir / p for p in zoo.sheet_images]
     sheet = zoo_mod.contact_sheet(folders, photos, install / "zoo_sheet.png")
-    table = atomic.write_text(install / "zoo_evaluation.md", zoo_mod.table(folders))
+    table = atomic.write_text(
+        install / "zoo_evaluation.md",
+        "# The installed zoo\n\nRedrawn by `python export/build_zoo.py --sheet-only` from each "
+        "model's `model.json`.\n\n## Training\n\n" + zoo_mod.training_table(folders)
+        + "\n## Evaluation\n\nLosses under each net's training loss at "
+        f"{zoo.evaluate_size} px; Gatys L-BFGS from noise on the same loss and photo. "
+        "Checkerboard and edge shift: `rtstyle/quality.py`, 0-255 units, the input photo's "
+        "value in brackets. Flicker: `rtstyle flicker` warping error, the original clip's in "
+        "brackets.\n\n" + zoo_mod.table(folders))
     print(f"contact sheet: {sheet}\nevaluation table: {table}")
 
 

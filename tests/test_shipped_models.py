@@ -52,6 +52,7 @@ def test_every_shipped_style_is_credited_and_its_onnx_matches_its_weights(folder
     assert meta["style"]["license"] == "public domain" and meta["style"]["credit"]
     assert meta["training"]["steps"] > 0 and meta["training"]["device"]
     assert (folder / metadata.STYLE_FILE).is_file()
+    assert not (folder / "preview.jpg").exists()  # training previews show training photos
     info = onnx_model.read_contract(folder / onnx_model.FP32_FILE)
     assert info.card["name"] == meta["name"] and info.card["net"] == meta["net"]
     assert info.card.get("evaluation") == meta.get("evaluation")

@@ -34,9 +34,10 @@ NETS = ("full", "lite", "tiny")
 BAR_ITERATIONS = {"full": 100, "lite": 50, "tiny": 50}
 #: The paper's schedule (Johnson et al. 2016): below it a net is labelled a stand-in.
 PAPER_STEPS = 40000
-#: Files copied from a run's model folder into the installed folder (when they exist).
+#: Files copied from a run's model folder into the installed folder (when they exist). Not the
+#: training preview: it shows training photos, which stay out of the repository.
 SHIPPED_FILES = (metadata.METADATA_FILE, metadata.WEIGHTS_FILE, onnx_model.FP32_FILE,
-                 onnx_model.FP16_FILE, metadata.STYLE_FILE, "preview.jpg")
+                 onnx_model.FP16_FILE, metadata.STYLE_FILE)
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,8 @@ def _shown(command: Sequence[str]) -> list[str]:
     cmd = list(command)
     if len(cmd) > 2 and cmd[1:3] == ["-m", "rtstyle"]:
         cmd = ["rtstyle", *cmd[3:]]
-    cmd = [os.path.relpath(c) if os.path.isabs(c) and os.path.exists(c) else c for c in cmd]
+    cmd = [os.path.relpath(c) if os.path.isabs(c) and os.path.exists(os.path.dirname(c)) else c
+           for c in cmd]
     return [c if c and " " not in c else json.dumps(c) for c in cmd]
 
 
@@ -308,7 +310,7 @@ def label(steps: int, device: str) -> str:
     """How the net was made, for ``rtstyle styles`` and the README."""
     if steps >= PAPER_STEPS:
         return f"trained: {steps} steps on {device}"
-    return f"stand-in: {steps} steps on {device} (the paper's schedule is {PAPER_STEPS})"
+    return f"stand-in: {steps} steps on {device}; the paper's schedule is {PAPER_STEPS} steps"
 
 
 def _add_to_metadata(model: Path, extra: dict[str, Any]) -> None:
@@ -428,6 +430,23 @@ def table(folders: Sequence[Path]) -> str:
                          f"{Path(r['image']).stem} | {_sci(r['net_loss'])} | "
                          f"{_sci(g.get('50'))} | {_sci(g.get('100'))} | {eq_text} | {verdict} | "
                          f"{_pair(a, 'checkerboard')} | {_pair(a, 'edge_shift')} | {flick} |")
+    return "\n".join(lines) + "\n"
+
+
+def training_table(folders: Sequence[Path]) -> str:
+    """A Markdown table of how each installed net was trained: style weight, steps, device,
+    seconds, images/s and the final losses (means of the last steps)."""
+    lines = ["| style | net | style weight | steps | device | seconds | images/s | "
+             "content loss | style loss |", "|---|---|---|---|---|---|---|---|---|"]
+    for folder in folders:
+        meta = metadata.read(folder)
+        t, loss = meta.get("training", {}), meta["recipe"]["config"]["loss"]
+        final = t.get("final_losses", {})
+        secs, seen = t.get("seconds"), t.get("images_seen")
+        timing = f"{secs:.0f} | {seen / secs:.2f}" if secs and seen else "- | -"
+        lines.append(f"| {folder.name} | {meta['net']['name']} | {loss['style_weight']:g} | "
+                     f"{t.get('steps', '-')} | {t.get('device', '-')} | {timing} | "
+                     f"{_sci(final.get('content'))} | {_sci(final.get('style'))} |")
     return "\n".join(lines) + "\n"
 
 

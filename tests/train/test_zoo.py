@@ -143,6 +143,7 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
     assert built.folder == folder and built.steps == 2 and built.fp16
     for name in ("model.json", "model.safetensors", "model.onnx", "model.fp16.onnx", "style.jpg"):
         assert (folder / name).is_file(), name
+    assert not (folder / "preview.jpg").exists()  # it shows training photos
     meta = metadata.read(folder)
     assert meta["zoo"] == {"key": "starry", "label": zoo.label(2, meta["training"]["device"]),
                            "complete": False, "style_weight": 20.0}
@@ -194,6 +195,8 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
     assert code == 0
     assert images.read_image(tmp_path / "models" / "zoo_sheet.png").shape[1] > 2 * 128
     assert "| starry_tiny | tiny |" in (tmp_path / "models" / "zoo_evaluation.md").read_text()
+    trained = zoo.training_table([folder])
+    assert "| starry_tiny | tiny | 20 | 2 | " in trained
     table = zoo.table([folder])
     assert table.count("| starry_tiny | tiny |") == 2 and "n/a" in table
     assert f"{fl['warping_error']:.2f} ({fl['original_warping_error']:.2f})" in table
