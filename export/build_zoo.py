@@ -118,7 +118,8 @@ def main(argv=None) -> int:
                     built = zoo_mod.build(zoo, style, net, opts)
                     ev = built.evaluation
                     eq = "n/a" if ev is None else ev["equivalent_iterations_median"]
-                    eq = "more than were run" if eq is None else eq
+                    eq = "more than were run" if eq is None else \
+                        eq if isinstance(eq, str) else f"{eq:.0f}"
                     print(f"installed {built.folder} ({built.steps} steps, fp16 "
                           f"{'yes' if built.fp16 else 'no'}, equivalent Gatys iterations {eq})",
                           flush=True)
