@@ -78,19 +78,31 @@ def media(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def display():
+    """A private Xvfb server. ``-displayfd`` lets the server pick a free display number and say
+    it once it accepts clients, so parallel runs on one machine never share a screen."""
+    import select
+
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.skip("Xvfb is not installed (.ci/run installs it)")
-    for n in range(90, 110):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    proc = subprocess.Popen([xvfb, f":{n}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.05)
-    yield f":{n}"
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([xvfb, "-displayfd", str(write_end), "-screen", "0", "640x480x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.close(write_end)
+    number = b""
+    deadline = time.time() + 30
+    while not number.endswith(b"\n") and time.time() < deadline and proc.poll() is None:
+        if select.select([read_end], [], [], 0.5)[0]:
+            chunk = os.read(read_end, 16)
+            if not chunk:
+                break
+            number += chunk
+    os.close(read_end)
+    if not number.strip().isdigit():
+        proc.kill()
+        raise AssertionError(f"Xvfb did not start: {proc.communicate()[1][-500:]!r}")
+    yield f":{int(number)}"
     proc.terminate()
     proc.wait(timeout=10)
 
