@@ -116,6 +116,26 @@ def models(tmp_path_factory) -> dict[str, Path]:
     return build_styles(tmp_path_factory.getbasetemp() / "rtstyle_tiny_styles")
 
 
+@pytest.fixture(scope="session")
+def engine(models):
+    """One ONNX Runtime CPU Stylizer on the tiny styles, shared by the engine tests (reset
+    before each test by :func:`st`)."""
+    from rtstyle.stylizer import Stylizer
+
+    return Stylizer(models, backend="ort-cpu", warm_up=None)
+
+
+@pytest.fixture
+def st(engine):
+    """The shared Stylizer back on style 'starry', default controls, nothing remembered."""
+    from rtstyle.stylizer import Controls
+
+    engine.use("starry")
+    engine.set_controls(Controls())
+    engine.reset()
+    return engine
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -12,21 +12,10 @@ import pytest
 from rtstyle.live import HELP, LiveLoop, LiveState, handle_key
 from rtstyle.sources import LatestFrame, Source
 from rtstyle.stabilize import DEFAULT_WEIGHT
-from rtstyle.stylizer import Controls, Stylizer
+from rtstyle.stylizer import Controls
 
 from tests.helpers import assert_one_line_error, cli, decode, make_clip
 
-
-@pytest.fixture(scope="module")
-def shared(models) -> Stylizer:
-    return Stylizer(models, backend="ort-cpu", warm_up=None)
-
-
-@pytest.fixture
-def st(shared) -> Stylizer:
-    shared.use("starry")
-    shared.set_controls(Controls())
-    return shared
 
 
 @pytest.fixture(scope="module")

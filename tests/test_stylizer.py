@@ -46,19 +46,6 @@ def photo(h: int, w: int, k: int = 0) -> np.ndarray:
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
-@pytest.fixture(scope="module")
-def shared(models) -> Stylizer:
-    return Stylizer(models, backend="ort-cpu", warm_up=(64, 64))
-
-
-@pytest.fixture
-def st(shared) -> Stylizer:
-    """The module's Stylizer, back on style 'starry' with default controls."""
-    shared.use("starry")
-    shared.set_controls(Controls())
-    return shared
-
-
 def diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(np.int16) - b.astype(np.int16))
 

@@ -28,23 +28,16 @@ def clip(n: int = 6, seed: int = 0) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def shared(models) -> Stylizer:
-    return Stylizer(models, backend="ort-cpu", warm_up=(H, W))
-
-
-@pytest.fixture(scope="module")
 def reference(models) -> Stylizer:
     """A second engine with stabilisation off: what the net alone makes of a frame."""
     return Stylizer(models, backend="ort-cpu", warm_up=None)
 
 
 @pytest.fixture
-def st(shared) -> Stylizer:
-    """The module's Stylizer on 'starry', stabilising, with nothing remembered."""
-    shared.use("starry")
-    shared.set_controls(STEADY)
-    shared.reset()
-    return shared
+def st(st) -> Stylizer:
+    """The shared Stylizer (tests/conftest.py) on 'starry', stabilising, nothing remembered."""
+    st.set_controls(STEADY)
+    return st
 
 
 @pytest.fixture
