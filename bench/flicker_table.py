@@ -5,10 +5,14 @@ commands and the numbers and a Markdown table (the README's "Flicker" table come
 
     python bench/flicker_table.py --videos ../shared/data/videos --frames 60 \\
         --style starry_night_lite --stable models/starry_night_lite_stable \\
-        --out bench/results/flicker_cpu_2026-11-22
+        --variant "anti-aliased net=runs/aa/starry_lite_aa/model" \\
+        --out bench/results/flicker_cpu_aa_2026-11-22
 
 Variants per style: the per-frame net; the per-frame net with ``--stabilize`` (run time);
-the net trained with the temporal term (``--stable``); and that net with ``--stabilize``.
+the net trained with the temporal term (``--stable``); and that net with ``--stabilize``;
+then any other net of the same style given with ``--variant LABEL=MODEL`` (e.g. an
+anti-aliased net, ``--net lite-aa``), alone and with ``--stabilize``. All are compared with
+the first, per-frame net.
 Targets (issue 9): warping error at least 40% lower than the per-frame net, style loss at most
 10% higher. The stabiliser's own flow is DIS, like the metric's by default, so every variant is
 also measured with Farneback flow (``--cross-check``), which the stabiliser does not use.
@@ -20,6 +24,7 @@ import argparse
 import contextlib
 import io
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -55,6 +60,9 @@ def main() -> int:
                     help="per-frame model (repeat for several styles)")
     ap.add_argument("--stable", action="append", default=[],
                     help="its temporally trained variant, same order as --style ('-' = none)")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=MODEL",
+                    help="another net of the (first) style, measured alone and with "
+                         "--stabilize (repeatable)")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--stabilize", type=float, default=None,
                     help="--stabilize weight (default: rtstyle's default)")
@@ -69,17 +77,26 @@ def main() -> int:
     clips = sorted(args.videos.glob("*.mp4")) if args.videos.is_dir() else [args.videos]
     stables = args.stable + ["-"] * (len(args.style) - len(args.stable))
     work = args.out.parent / (args.out.name + "_runs")
+    extra = []
+    for spec in args.variant:
+        label, sep, model = spec.partition("=")
+        if not sep or not label or not model:
+            raise SystemExit(f"--variant needs LABEL=MODEL, got {spec!r}")
+        extra += [(label, model, 0.0), (f"{label} + --stabilize", model, weight)]
     rows = []
-    for style, stable in zip(args.style, stables):
+    for n, (style, stable) in enumerate(zip(args.style, stables)):
         variants = [("per-frame", style, 0.0), ("--stabilize", style, weight)]
         if stable != "-":
             variants += [("temporal net", stable, 0.0), ("temporal net + --stabilize", stable,
                                                           weight)]
+        if n == 0:
+            variants += extra
         for clip in clips:
             base = None
             for label, model, stab in variants:
                 t0 = time.perf_counter()
-                tag = f"{clip.stem}_{Path(model).name}_{'stab' if stab else 'frame'}"
+                slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(style).name} {label}").strip("-")
+                tag = f"{clip.stem}_{slug}"
                 r = flicker(model, clip, work / tag, args.frames, stab, "dis",
                             args.style_loss_frames)
                 row = {"clip": clip.name, "style": Path(style).name, "variant": label,

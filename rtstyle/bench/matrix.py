@@ -22,6 +22,8 @@ ALIASES = {"torch": ("torch-eager-fp32",), "torch-eager": ("torch-eager-fp32",),
            "ort-cuda": ("ort-cuda-fp32", "ort-cuda-fp16"), "ort-trt": ("ort-trt-fp16",)}
 #: Johnson full, Johnson lite, the WCT real-time path (relu3_1 content graph).
 NETS = ("full", "lite", "wct")
+#: Also accepted by --nets: the anti-aliased Johnson nets (README, "Flicker").
+EXTRA_NETS = ("full-aa", "lite-aa")
 SIZES = ((256, 256), (640, 360), (1280, 720), (1920, 1080))
 BATCHES = (1, 8)
 
@@ -76,8 +78,8 @@ def parse_nets(items: Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     for item in items:
         name = item.strip().lower()
-        if name not in NETS:
-            raise unknown("net", name, NETS)
+        if name not in NETS + EXTRA_NETS:
+            raise unknown("net", name, NETS + EXTRA_NETS)
         if name not in out:
             out.append(name)
     if not out:

@@ -28,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--preset", help="named recipe: default, johnson2016 (see README)")
     g = add_run_args(p, steps=40000, lr=1e-3, batch="4")
     g.add_argument("--net", help="net size: full (Johnson et al.), lite (~1/8 FLOPs, CPU "
-                   "real time) or tiny (tests)")
+                   "real time) or tiny (tests); full-aa, lite-aa: anti-aliased resampling")
     g.add_argument("--style-size", type=positive_int, metavar="PX",
                    help="longer side of the style image (default: --image-size)")
     g.add_argument("--init", metavar="MODEL",

@@ -34,6 +34,12 @@ class NetConfig:
     blocks: int = 5
     #: Kernel of the first and the last convolution (Johnson et al.: 9).
     outer_kernel: int = 9
+    #: Anti-aliased resampling (Zhang 2019, "Making convolutional networks shift-invariant
+    #: again"): each stride-2 conv becomes a stride-1 conv followed by a [1 2 1]^2 blur that
+    #: subsamples, and each nearest upsampling is followed by the same blur. Johnson et al.'s
+    #: strided net only commutes with shifts by multiples of 4 px, so a 1 px motion of the scene
+    #: redraws its strokes (flicker); this smooths that at ~20% more multiply-adds.
+    antialias: bool = False
 
     def __post_init__(self):
         if len(self.widths) != 3 or any(int(w) < 1 for w in self.widths):
@@ -47,13 +53,18 @@ class NetConfig:
         """Multiply-accumulates per input pixel (convolutions only): FLOPs ~ 2x this x H x W."""
         c1, c2, c3 = self.widths
         k = self.outer_kernel
+        # anti-aliased: the "stride 2" convs run at the input's resolution (4x), and the blurs
+        # (9 taps per channel) subsample after them and smooth each upsampling
+        down = 4 if self.antialias else 1
+        blurs = 9 * (c2 / 4 + c3 / 16 + c3 / 4 + c2) if self.antialias else 0
         return (k * k * 3 * c1                      # first conv, full resolution
-                + 9 * c1 * c2 / 4                    # stride 2 -> 1/4 of the pixels
-                + 9 * c2 * c3 / 16                   # stride 2 -> 1/16
+                + down * 9 * c1 * c2 / 4             # stride 2 -> 1/4 of the pixels
+                + down * 9 * c2 * c3 / 16            # stride 2 -> 1/16
                 + self.blocks * 2 * 9 * c3 * c3 / 16  # residual blocks at 1/16
                 + 9 * c3 * c2 / 4                    # upsample to 1/4, conv
                 + 9 * c2 * c1                        # upsample to full, conv
-                + k * k * c1 * 3)                    # output conv
+                + k * k * c1 * 3                     # output conv
+                + blurs)
 
 
 #: Named sizes. 'lite' has about 1/8 of the full net's multiply-adds (see macs_per_pixel),
@@ -62,6 +73,9 @@ NETS: dict[str, NetConfig] = {
     "full": NetConfig((32, 64, 128), 5, 9),
     "lite": NetConfig((12, 24, 48), 3, 9),
     "tiny": NetConfig((4, 8, 8), 1, 3),
+    "full-aa": NetConfig((32, 64, 128), 5, 9, antialias=True),
+    "lite-aa": NetConfig((12, 24, 48), 3, 9, antialias=True),
+    "tiny-aa": NetConfig((4, 8, 8), 1, 3, antialias=True),
 }
 
 
@@ -98,10 +112,36 @@ class ResidualBlock(nn.Module):
 
 
 class UpsampleConv(nn.Sequential):
-    """Nearest-neighbour x2 upsampling, then conv-IN-ReLU: no checkerboard (Odena et al. 2016)."""
+    """Nearest-neighbour x2 upsampling, then conv-IN-ReLU: no checkerboard (Odena et al. 2016).
+    ``antialias`` smooths the upsampled map with :class:`Blur` before the conv."""
 
-    def __init__(self, cin: int, cout: int):
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvNormReLU(cin, cout, 3))
+    def __init__(self, cin: int, cout: int, antialias: bool = False):
+        up = [nn.Upsample(scale_factor=2, mode="nearest")] + ([Blur(cin)] if antialias else [])
+        super().__init__(*up, ConvNormReLU(cin, cout, 3))
+
+
+class Blur(nn.Module):
+    """A fixed [1 2 1]/4 x [1 2 1]/4 low-pass per channel (reflection padded), then every
+    ``stride``-th pixel: Zhang's (2019) BlurPool. The kernel is a constant, not a weight (it is
+    not in the state dict; ONNX export folds it into the graph)."""
+
+    def __init__(self, channels: int, stride: int = 1):
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        kernel = (taps[:, None] * taps[None, :]) / 16.0
+        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
+        self.stride, self.channels = stride, channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype),
+                        stride=self.stride, groups=self.channels)
+
+
+def _downsample(cin: int, cout: int, antialias: bool) -> list[nn.Module]:
+    """A stride-2 conv-IN-ReLU, or (``antialias``) the conv at stride 1 and a subsampling blur."""
+    if antialias:
+        return [ConvNormReLU(cin, cout, 3), Blur(cout, stride=2)]
+    return [ConvNormReLU(cin, cout, 3, 2)]
 
 
 class TransformerNet(nn.Module):
@@ -116,10 +156,12 @@ class TransformerNet(nn.Module):
         self.config = config
         c1, c2, c3 = config.widths
         k = config.outer_kernel
+        aa = config.antialias
         self.encoder = nn.Sequential(
-            ConvNormReLU(3, c1, k), ConvNormReLU(c1, c2, 3, 2), ConvNormReLU(c2, c3, 3, 2))
+            ConvNormReLU(3, c1, k), *_downsample(c1, c2, aa), *_downsample(c2, c3, aa))
         self.residuals = nn.Sequential(*(ResidualBlock(c3) for _ in range(config.blocks)))
-        self.decoder = nn.Sequential(UpsampleConv(c3, c2), UpsampleConv(c2, c1), ConvLayer(c1, 3, k))
+        self.decoder = nn.Sequential(UpsampleConv(c3, c2, aa), UpsampleConv(c2, c1, aa),
+                                     ConvLayer(c1, 3, k))
 
     def forward(self, x: torch.Tensor, pad: bool = True) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
@@ -149,14 +191,26 @@ def build(config: NetConfig | dict) -> TransformerNet:
         try:
             config = NetConfig(widths=tuple(int(w) for w in config["widths"]),
                                blocks=int(config["blocks"]),
-                               outer_kernel=int(config.get("outer_kernel", 9)))
+                               outer_kernel=int(config.get("outer_kernel", 9)),
+                               antialias=_flag(config.get("antialias", False)))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"invalid net description {config!r}: {e}") from e
     return TransformerNet(config)
 
 
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"antialias must be true or false, got {value!r}")
+    return value
+
+
 def describe(config: NetConfig) -> dict:
-    return {**asdict(config), "widths": list(config.widths)}
+    """The config as stored in model.json; ``antialias`` only when set, so the models made
+    before it existed keep their exact metadata."""
+    d = {**asdict(config), "widths": list(config.widths)}
+    if not config.antialias:
+        del d["antialias"]
+    return d
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -68,6 +68,8 @@ def test_bad_sizes(text, needle):
 
 def test_nets_and_batches():
     assert matrix.parse_nets(["LITE", "wct", "lite"]) == ("lite", "wct")
+    assert matrix.parse_nets(["lite-aa", "lite"]) == ("lite-aa", "lite")
+    assert all(c.net in matrix.NETS for c in matrix.cases())  # the -aa nets are opt-in
     with pytest.raises(ConfigError, match="unknown net 'ful'"):
         matrix.parse_nets(["ful"])
     assert matrix.parse_batches(["1", "8", "1"]) == (1, 8)

@@ -45,7 +45,9 @@ def graph(data: bytes) -> onnx.ModelProto:
 
 
 def n_convs(config) -> int:
-    return 3 + 2 * config.blocks + 2 + 1
+    """Convs in the graph; an anti-aliased net adds 4 blurs (two subsampling, two upsampling),
+    each a fixed depthwise Conv with its own Pad."""
+    return 3 + 2 * config.blocks + 2 + 1 + (4 if config.antialias else 0)
 
 
 def n_norms(config) -> int:
@@ -54,7 +56,7 @@ def n_norms(config) -> int:
 
 # --- module fixtures: each net is exported once -------------------------------------------------
 
-@pytest.fixture(scope="module", params=["tiny", "full"])
+@pytest.fixture(scope="module", params=["tiny", "full", "tiny-aa"])
 def exported(request):
     """(net, fp32 ONNX bytes) of a random net of each size."""
     net = random_net(request.param, seed=0)

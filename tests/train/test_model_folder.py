@@ -43,13 +43,15 @@ def hidden(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if p.name.startswith(".")]
 
 
-def test_save_then_load_reproduces_the_outputs_exactly(tmp_path):
-    net = make_net()
-    folder = model_folder.save(tmp_path / "model", net, make_meta(), STYLE)
+@pytest.mark.parametrize("name", ["tiny", "tiny-aa"])
+def test_save_then_load_reproduces_the_outputs_exactly(tmp_path, name):
+    net = make_net(name)
+    folder = model_folder.save(tmp_path / "model", net, make_meta(name), STYLE)
     assert folder == tmp_path / "model"
     loaded, meta = model_folder.load(folder)
     assert not loaded.training
-    assert loaded.config == NETS["tiny"]
+    assert loaded.config == NETS[name]
+    assert meta["net"].get("antialias", False) is NETS[name].antialias
     with torch.no_grad():
         assert torch.equal(loaded(X), net(X))
     assert meta["name"] == "test-style" and meta["kind"] == "transformer"

@@ -69,12 +69,13 @@ def reference(photos, tmp_path_factory):
     return get
 
 
-def test_loss_decreases_on_a_fixed_image(tmp_path):
+@pytest.mark.parametrize("net", ["tiny", "tiny-aa"])
+def test_loss_decreases_on_a_fixed_image(tmp_path, net):
     data = tmp_path / "one"
     data.mkdir()
     photo = images.read_image(ROOT / "rtstyle" / "assets" / "tubingen.jpg")
     cv2.imwrite(str(data / "crop.png"), cv2.resize(photo, (32, 32), interpolation=cv2.INTER_AREA))
-    cfg = trainer.TrainConfig(net="tiny", image_size=32, batch_size=1, steps=25, lr=1e-2,
+    cfg = trainer.TrainConfig(net=net, image_size=32, batch_size=1, steps=25, lr=1e-2,
                               workers=0, device="cpu", checkpoint_every=0, preview_every=0)
     run = tmp_path / "run"
     run.mkdir()

@@ -8,7 +8,7 @@ from torch import nn
 
 from rtstyle.errors import ConfigError
 from rtstyle.train.transformer_net import (
-    NETS, SIZE_MULTIPLE, NetConfig, ResidualBlock, TransformerNet, build, count_parameters,
+    NETS, SIZE_MULTIPLE, Blur, NetConfig, ResidualBlock, TransformerNet, build, count_parameters,
     describe, net_config)
 
 
@@ -176,9 +176,10 @@ def test_full_net_macs_per_pixel_by_hand():
     assert NETS["full"].macs_per_pixel() == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("name", ["full", "lite", "tiny"])
+@pytest.mark.parametrize("name", ["full", "lite", "tiny", "full-aa", "lite-aa", "tiny-aa"])
 def test_macs_per_pixel_matches_a_count_of_the_real_convolutions(name):
-    """Hooks on every Conv2d of a real forward pass count multiply-accumulates exactly."""
+    """Hooks on every Conv2d (and anti-aliasing blur) of a real forward pass count
+    multiply-accumulates exactly."""
     net = TransformerNet(NETS[name]).eval()
     total = 0
 
@@ -187,7 +188,12 @@ def test_macs_per_pixel_matches_a_count_of_the_real_convolutions(name):
         k = module.kernel_size[0] * module.kernel_size[1]
         total += output.shape[-2] * output.shape[-1] * module.in_channels * module.out_channels * k
 
+    def count_blur(module, inputs, output):
+        nonlocal total
+        total += output.shape[-3] * output.shape[-2] * output.shape[-1] * 9
+
     hooks = [c.register_forward_hook(count) for c in _convs(net)]
+    hooks += [b.register_forward_hook(count_blur) for b in net.modules() if isinstance(b, Blur)]
     h, w = 32, 48
     with torch.no_grad():
         net(torch.zeros(1, 3, h, w), pad=False)
@@ -228,12 +234,13 @@ def test_net_config_accepts_zero_residual_blocks():
         assert net(images(1, 3, 16, 16)).shape == (1, 3, 16, 16)
 
 
-@pytest.mark.parametrize("name", ["full", "lite", "tiny"])
+@pytest.mark.parametrize("name", ["full", "lite", "tiny", "lite-aa", "tiny-aa"])
 def test_build_from_describe_gives_the_same_architecture(name):
     cfg = NETS[name]
     d = describe(cfg)
     assert d == {"widths": list(cfg.widths), "blocks": cfg.blocks,
-                 "outer_kernel": cfg.outer_kernel}
+                 "outer_kernel": cfg.outer_kernel,
+                 **({"antialias": True} if cfg.antialias else {})}
     original = TransformerNet(cfg).state_dict()
     rebuilt = build(d)
     assert rebuilt.config == cfg
@@ -247,6 +254,51 @@ def test_build_from_describe_gives_the_same_architecture(name):
 def test_build_accepts_a_config_and_defaults_the_outer_kernel():
     assert build(NETS["tiny"]).config == NETS["tiny"]
     assert build({"widths": [4, 8, 8], "blocks": 1}).config.outer_kernel == 9
+    assert build({"widths": [4, 8, 8], "blocks": 1}).config.antialias is False
+
+
+# --- anti-aliased resampling (--net lite-aa, full-aa) -------------------------------------------
+
+def test_antialiased_nets_have_the_same_weights_as_their_plain_twins():
+    for plain, aa in [("lite", "lite-aa"), ("full", "full-aa")]:
+        a, b = TransformerNet(NETS[plain]).state_dict(), TransformerNet(NETS[aa]).state_dict()
+        assert sorted(v.shape for v in a.values()) == sorted(v.shape for v in b.values())
+        assert not any("kernel" in k for k in b)  # the blur is a constant, not a weight
+    assert 1.1 < NETS["lite-aa"].macs_per_pixel() / NETS["lite"].macs_per_pixel() < 1.3
+
+
+@pytest.mark.parametrize("hw", [(8, 8), (36, 52), (33, 47)])
+def test_antialiased_net_keeps_any_size(hw):
+    net = TransformerNet(NETS["tiny-aa"]).eval()
+    with torch.no_grad():
+        assert net(images(2, 3, *hw)).shape == (2, 3, *hw)
+
+
+def test_blur_is_a_normalised_low_pass_that_subsamples():
+    x = torch.rand(1, 2, 16, 20)
+    flat = torch.full((1, 2, 16, 20), 7.0)
+    assert torch.allclose(Blur(2)(flat), flat)                      # DC gain 1
+    assert Blur(2, stride=2)(x).shape == (1, 2, 8, 10)
+    checker = (torch.arange(16)[:, None] + torch.arange(20)[None, :]) % 2 * 2.0 - 1.0
+    inner = Blur(1)(checker[None, None])[..., 1:-1, 1:-1]
+    assert inner.abs().max() < 1e-6                                 # Nyquist removed
+
+
+def test_blurred_subsampling_moves_less_than_plain_subsampling_under_a_1px_shift():
+    """What the anti-aliasing is for: a 1 px shift of the input changes a strided map much
+    less after a blur (Zhang 2019)."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, 64, 66) * 2 - 1
+    a, b = x[..., :, :64], x[..., :, 1:65]                          # b = a moved 1 px left
+    plain = (a[..., ::2, ::2] - b[..., ::2, ::2]).abs().mean()
+    blur = Blur(1, stride=2)
+    smooth = (blur(a) - blur(b)).abs().mean()
+    assert smooth < 0.6 * plain
+
+
+def test_build_rejects_a_non_boolean_antialias():
+    with pytest.raises(ConfigError, match="antialias"):
+        build({"widths": [4, 8, 8], "blocks": 1, "antialias": "yes"})
 
 
 @pytest.mark.parametrize("bad", [{"blocks": 1}, {"widths": [4, 8, 8]},

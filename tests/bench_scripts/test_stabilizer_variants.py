@@ -1,0 +1,54 @@
+"""bench/stabilizer_variants.py: the phase lock really makes a net follow a camera pan."""
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import stabilizer_variants as sv  # noqa: E402
+
+from rtstyle import images  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def pan():
+    """Six 96x128 frames of a photo panned 1 px to the left per frame (a camera pan)."""
+    photo = images.read_image(ROOT / "rtstyle" / "assets" / "tubingen.jpg")
+    big = cv2.resize(photo, (200, 140), interpolation=cv2.INTER_AREA)
+    return [np.ascontiguousarray(big[20:116, 10 + t:138 + t]) for t in range(6)]
+
+
+@pytest.fixture(scope="module")
+def net(tiny_model):
+    return sv.Net(str(tiny_model))
+
+
+def interior_change(outs, m=24):
+    """Mean |out_{t+1}(x) - out_t(x + 1)| away from the borders (the pan moves 1 px left)."""
+    return float(np.mean([np.abs(b[m:-m, m:-m - 1].astype(np.float32)
+                                 - a[m:-m, m + 1:-m]).mean() for a, b in zip(outs, outs[1:])]))
+
+
+def test_phase_lock_makes_the_output_move_with_the_pan(net, pan):
+    plain = sv.run_variant("per-frame", net, pan)
+    locked = sv.run_variant("phase-lock", net, pan)
+    assert interior_change(locked) < 0.25 * interior_change(plain)
+    assert interior_change(locked) < 1.0
+
+
+@pytest.mark.parametrize("name", sv.VARIANTS)
+def test_every_variant_gives_one_frame_per_frame(net, pan, name):
+    outs = sv.run_variant(name, net, pan[:3])
+    assert [o.shape for o in outs] == [f.shape for f in pan[:3]]
+    assert all(o.dtype == np.uint8 for o in outs)
+
+
+def test_an_unknown_variant_is_refused(net, pan):
+    with pytest.raises(SystemExit, match="unknown variant"):
+        sv.run_variant("nope", net, pan[:2])
