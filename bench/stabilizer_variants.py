@@ -10,6 +10,8 @@ and the net's own style loss on evenly spaced frames, against the per-frame net:
   is shifted by minus the scene's accumulated global motion (median of the flow) modulo 4 px,
   and the output shifted back: the stride grid follows a camera pan.
 - ``phase-lock+stabilize``: both.
+- ``gated-lock`` (``+stabilize``): the phase lock updated only on frames whose motion is a pan
+  (see :data:`PAN_SHARE`); otherwise the phase is held.
 - ``feature-blend``: the net's 1/4-resolution features (after the residual blocks) blended
   with the previous blended features moved by the flow (weight as ``--stabilize``, where the
   flow is consistent), then decoded.
@@ -37,8 +39,11 @@ from rtstyle import flicker
 from rtstyle import frames as fr
 from rtstyle.stabilize import DEFAULT_WEIGHT, FLOW_SIDE, GATE, Stabilizer
 
-VARIANTS = ("per-frame", "stabilize", "phase-lock", "phase-lock+stabilize", "feature-blend",
-            "band-blend")
+VARIANTS = ("per-frame", "stabilize", "phase-lock", "phase-lock+stabilize", "gated-lock",
+            "gated-lock+stabilize", "feature-blend", "band-blend")
+#: gated-lock follows the median motion only when it is a pan: at least this fraction of the
+#: consistent pixels move within 0.5 px of the median, and the median moves at least 0.25 px.
+PAN_SHARE = 0.6
 
 
 class Net:
@@ -103,6 +108,11 @@ def _alpha(moved: np.ndarray, cur: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return DEFAULT_WEIGHT * mask * np.exp(-spread * spread)
 
 
+def _is_pan(vectors: np.ndarray, med: np.ndarray) -> bool:
+    near = (np.abs(vectors - med) < 0.5).all(-1).mean()
+    return bool(near >= PAN_SHARE and np.hypot(*med) >= 0.25)
+
+
 def _shifted(net: Net, bgr: np.ndarray, ox: int, oy: int) -> np.ndarray:
     """The net's output with its input moved by (ox, oy) px (reflected border), moved back."""
     h, w = bgr.shape[:2]
@@ -124,10 +134,14 @@ def run_variant(name: str, net: Net, frames: list[np.ndarray]) -> list[np.ndarra
             out.append(net(img))
         elif name == "stabilize":
             out.append(stab(img, net(img), DEFAULT_WEIGHT))
-        elif name.startswith("phase-lock"):
+        elif name.startswith(("phase-lock", "gated-lock")):
             if back is not None:
                 keep = mask > 0.5
-                shift = np.zeros(2) if keep.mean() < 0.3 else shift - np.median(back[keep], 0)
+                med = np.median(back[keep], 0) if keep.any() else np.zeros(2)
+                if keep.mean() < 0.3:
+                    shift = np.zeros(2)
+                elif name.startswith("phase-lock") or _is_pan(back[keep], med):
+                    shift = shift - med
             ox, oy = (int(v) for v in np.mod(-np.round(shift), 4))
             styled = _shifted(net, img, ox, oy)
             out.append(stab(img, styled, DEFAULT_WEIGHT) if name.endswith("stabilize")

@@ -35,11 +35,21 @@ def interior_change(outs, m=24):
                                  - a[m:-m, m + 1:-m]).mean() for a, b in zip(outs, outs[1:])]))
 
 
-def test_phase_lock_makes_the_output_move_with_the_pan(net, pan):
+@pytest.mark.parametrize("lock", ["phase-lock", "gated-lock"])
+def test_phase_lock_makes_the_output_move_with_the_pan(net, pan, lock):
     plain = sv.run_variant("per-frame", net, pan)
-    locked = sv.run_variant("phase-lock", net, pan)
+    locked = sv.run_variant(lock, net, pan)
     assert interior_change(locked) < 0.25 * interior_change(plain)
     assert interior_change(locked) < 1.0
+
+
+def test_the_gated_lock_holds_its_phase_on_a_still_scene(net, pan):
+    rng = np.random.default_rng(0)
+    still = [np.clip(pan[0] + rng.normal(0, 2, pan[0].shape), 0, 255).astype(np.uint8)
+             for _ in range(4)]
+    outs = sv.run_variant("gated-lock", net, still)
+    for frame, out in zip(still, outs):
+        np.testing.assert_array_equal(out, sv._shifted(net, frame, 0, 0))
 
 
 @pytest.mark.parametrize("name", sv.VARIANTS)
