@@ -15,6 +15,9 @@ and the net's own style loss on evenly spaced frames, against the per-frame net:
 - ``feature-blend``: the net's 1/4-resolution features (after the residual blocks) blended
   with the previous blended features moved by the flow (weight as ``--stabilize``, where the
   flow is consistent), then decoded.
+- ``input-freeze`` (``+stabilize``): the net's input keeps its previous pixels wherever the
+  frame changed less than :data:`FREEZE_LEVEL` (no flow), so still parts of the scene reach
+  the net bit-identical and its output there cannot flicker; the output is the net's own.
 - ``band-blend``: the blend on the low frequencies only (Gaussian sigma 1), the current frame's
   high frequencies kept as they are.
 
@@ -40,7 +43,12 @@ from rtstyle import frames as fr
 from rtstyle.stabilize import DEFAULT_WEIGHT, FLOW_SIDE, GATE, Stabilizer
 
 VARIANTS = ("per-frame", "stabilize", "phase-lock", "phase-lock+stabilize", "gated-lock",
-            "gated-lock+stabilize", "feature-blend", "band-blend")
+            "gated-lock+stabilize", "feature-blend", "band-blend", "input-freeze",
+            "input-freeze+stabilize")
+#: input-freeze keeps the previous input pixel where the frame changed less than this (0..255,
+#: largest channel difference after a Gaussian blur of sigma FREEZE_SIGMA).
+FREEZE_LEVEL = 10.0
+FREEZE_SIGMA = 1.5
 #: gated-lock follows the median motion only when it is a pan: at least this fraction of the
 #: consistent pixels move within 0.5 px of the median, and the median moves at least 0.25 px.
 PAN_SHARE = 0.6
@@ -144,6 +152,17 @@ def run_variant(name: str, net: Net, frames: list[np.ndarray]) -> list[np.ndarra
                     shift = shift - med
             ox, oy = (int(v) for v in np.mod(-np.round(shift), 4))
             styled = _shifted(net, img, ox, oy)
+            out.append(stab(img, styled, DEFAULT_WEIGHT) if name.endswith("stabilize")
+                       else styled)
+        elif name.startswith("input-freeze"):
+            x = img.astype(np.float32)
+            if prev_out is None:
+                prev_out = x
+            else:
+                change = cv2.GaussianBlur(np.abs(x - prev_out).max(-1), (0, 0), FREEZE_SIGMA)
+                moving = change >= FREEZE_LEVEL
+                prev_out[moving] = x[moving]
+            styled = net(np.clip(prev_out + 0.5, 0, 255).astype(np.uint8))
             out.append(stab(img, styled, DEFAULT_WEIGHT) if name.endswith("stabilize")
                        else styled)
         elif name == "feature-blend":

@@ -62,3 +62,15 @@ def test_every_variant_gives_one_frame_per_frame(net, pan, name):
 def test_an_unknown_variant_is_refused(net, pan):
     with pytest.raises(SystemExit, match="unknown variant"):
         sv.run_variant("nope", net, pan[:2])
+
+
+def test_the_input_freeze_gives_a_still_noisy_scene_one_output(net, pan):
+    rng = np.random.default_rng(1)
+    still = [np.clip(pan[0] + rng.normal(0, 2, pan[0].shape), 0, 255).astype(np.uint8)
+             for _ in range(4)]
+    outs = sv.run_variant("input-freeze", net, still)
+    assert not np.array_equal(sv.run_variant("per-frame", net, still)[1], outs[0])
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    moving = sv.run_variant("input-freeze", net, pan[:3])  # a pan is not frozen
+    assert np.abs(moving[2].astype(np.float32) - moving[1]).mean() > 1.0
