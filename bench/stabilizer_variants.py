@@ -40,7 +40,7 @@ from common import write_report  # (also puts the repo on sys.path)
 
 from rtstyle import flicker
 from rtstyle import frames as fr
-from rtstyle.stabilize import DEFAULT_WEIGHT, FLOW_SIDE, GATE, Stabilizer
+from rtstyle.stabilize import DEFAULT_WEIGHT, FLOW_PRESET, FLOW_SIDE, GATE, Stabilizer
 
 VARIANTS = ("per-frame", "stabilize", "phase-lock", "phase-lock+stabilize", "gated-lock",
             "gated-lock+stabilize", "feature-blend", "band-blend", "input-freeze",
@@ -80,11 +80,11 @@ class Net:
 
 
 class Flow:
-    """The stabiliser's flow: DIS ultrafast on grey frames scaled to FLOW_SIDE, full-size
+    """The stabiliser's flow: DIS (its preset) on grey frames scaled to FLOW_SIDE, full-size
     backward flow and consistency mask."""
 
     def __init__(self):
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
 
     def __call__(self, prev: np.ndarray, cur: np.ndarray, h: int, w: int):
         a, b = (self._small(f) for f in (prev, cur))

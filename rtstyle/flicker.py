@@ -39,6 +39,7 @@ frames (OpenCV, PyAV, :class:`rtstyle.stylizer.Stylizer`) are used as they are.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -100,9 +101,15 @@ def flow(prev_gray: np.ndarray, next_gray: np.ndarray, method: str = "dis") -> n
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _sample_map(flow_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h, w = flow_.shape[:2]
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xs.flags.writeable = ys.flags.writeable = False  # shared between calls
+    return xs, ys
+
+
+def _sample_map(flow_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = _grid(*flow_.shape[:2])
     return xs + flow_[..., 0], ys + flow_[..., 1]
 
 
@@ -137,10 +144,17 @@ def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
     back = cv2.remap(flow_ba, mx, my, interpolation=cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
     total = flow_ab + back
-    lhs = np.sum(total * total, axis=-1)
-    rhs = 0.01 * (np.sum(flow_ab * flow_ab, axis=-1) + np.sum(back * back, axis=-1)) + 0.5
+    lhs = _norm2(total)
+    rhs = 0.01 * (_norm2(flow_ab) + _norm2(back)) + 0.5
     inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
     return (lhs <= rhs) & inside
+
+
+def _norm2(v: np.ndarray) -> np.ndarray:
+    """``|v|^2`` of an ``(H, W, 2)`` field (the same float32 sums as ``np.sum(v * v, -1)``,
+    without numpy's slow strided reduction)."""
+    x, y = v[..., 0], v[..., 1]
+    return x * x + y * y
 
 
 # --- the error -------------------------------------------------------------------------------

@@ -8,19 +8,26 @@ For frame t+1 with stylised output S_{t+1} and the previous shown output O_t::
     W(x)  = O_t(x + b(x))                                     the previous output, moved
     a(x)  = w * M(x) * exp(-(|W(x) - S_{t+1}(x)| / GATE)^2)   trust: consistent and similar
     B     = S_{t+1} + a * (W - S_{t+1})                      the blend
-    O_{t+1} = G(B) + k * (B - G(B))                          contrast kept (G: Gaussian blur)
-    k     = clip(std(S_{t+1} - G(S_{t+1})) / std(B - G(B)), 1, K_MAX)   per channel, per frame
+    O_{t+1} = G_3(B) + sum_i k_i D_i(B)                       fine detail kept, two bands
+    D_1(X) = X - G_1(X), D_2(X) = G_1(X) - G_3(X)             (G_s: Gaussian blur of sigma s)
+    k_i   = clip(std(D_i(S_{t+1})) / std(D_i(B)), 1, K_MAX)   per band, per channel, per frame
 
 ``w`` (0..1) is the strength. Averaging two frames whose brush strokes do not line up exactly
 (and resampling by the flow) washes out the fine texture, which is what the style is made of:
-``k`` gives the blend back the current frame's amount of fine detail (on the warped-and-blended
-texture, so it does not bring the flicker back). Occluded pixels and large disagreements (something new appeared:
-the flow missed it) take the current frame, so moving objects do not smear. A scene cut (most
-pixels inconsistent), a change of frame size or of style starts afresh. On a static scene O
-converges to S (the net is deterministic; k -> 1): see tests/test_stabilize.py.
+``k_i`` gives the blend back the current frame's amount of detail, band by band (resampling
+takes most from the finest band, blending misaligned strokes from the next one), on the
+warped-and-blended texture, so it does not bring the flicker back. Occluded pixels and large
+disagreements (something new appeared: the flow missed it) take the current frame, so moving
+objects do not smear. A scene cut (most pixels inconsistent), a change of frame size or of
+style starts afresh. On a static scene O converges to S (the net is deterministic; k_i -> 1):
+see tests/test_stabilize.py.
 
-The flow runs on frames scaled down to :data:`FLOW_SIDE` (DIS preset ultrafast), so the cost
-does not grow with the output size beyond one remap and a few per-pixel operations.
+The flow runs on frames scaled down to :data:`FLOW_SIDE` (DIS preset fast), so the cost
+does not grow with the output size beyond one remap and a few per-pixel operations. How well
+the moved frame lines up decides how much it can take from the current one without washing out
+its strokes: DIS "fast" at 640 px removes more flicker, at a lower style loss, than "ultrafast"
+at 320 px (README, "Flicker"), at about twice the cost: 33 against 14 ms per 640x360 frame on
+a 2-core CPU (bench/stabilizer_cost.py).
 """
 
 from __future__ import annotations
@@ -34,14 +41,16 @@ from .flicker import consistency_mask
 #: Default strength of ``--stabilize`` (the weight of the moved previous frame); chosen on
 #: asl_signing_person_640x480.mp4 (README, "Flicker"): 0.7 -> 0.9 trade flicker for texture.
 DEFAULT_WEIGHT = 0.85
-#: Longer side of the frames the flow is computed on.
-FLOW_SIDE = 320
+#: Longer side of the frames the flow is computed on, and the DIS preset.
+FLOW_SIDE = 640
+FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
 #: Differences (0..255, mean over channels) at which the previous frame's weight falls to 1/e.
 GATE = 40.0
 #: Below this fraction of consistent pixels the previous frame is dropped (a cut).
 MIN_CONSISTENT = 0.3
-#: Blur (sigma, pixels) that separates fine detail from the rest, and the largest detail gain.
-DETAIL_SIGMA = 3.0
+#: Blurs (sigma, pixels) that split the fine detail into bands, finest first, and the largest
+#: gain of a band.
+DETAIL_SIGMAS = (1.0, 3.0)
 K_MAX = 1.6
 
 
@@ -61,7 +70,7 @@ class Stabilizer:
         if flow_side < 16:
             raise ConfigError(f"flow side must be at least 16 pixels, got {flow_side}")
         self.flow_side, self.gate, self.min_consistent = flow_side, gate, min_consistent
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
         #: Fraction of pixels that took part of the previous frame, last call (for overlays).
         self.kept = 0.0
         self.reset()
@@ -127,11 +136,23 @@ class Stabilizer:
 _MEAN3 = np.full((1, 3), 1.0 / 3.0, np.float32)
 
 
+def detail_bands(img: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """``([D_1, D_2, ...], G_last)``: ``img`` split at :data:`DETAIL_SIGMAS` (the bands and
+    the base add up to ``img``)."""
+    bands, rest = [], img
+    for sigma in DETAIL_SIGMAS:
+        low = cv2.GaussianBlur(img, (0, 0), sigma)
+        bands.append(cv2.subtract(rest, low))
+        rest = low
+    return bands, rest
+
+
 def _keep_detail(blend: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """``blend`` with its fine detail scaled back up to ``current``'s (per channel)."""
-    base = cv2.GaussianBlur(blend, (0, 0), DETAIL_SIGMA)
-    detail = blend - base
-    ref = current - cv2.GaussianBlur(current, (0, 0), DETAIL_SIGMA)
-    want, have = cv2.meanStdDev(ref)[1].ravel(), cv2.meanStdDev(detail)[1].ravel()
-    k = np.clip(want / np.maximum(have, 1e-3), 1.0, K_MAX)
-    return cv2.add(base, cv2.multiply(detail, tuple(float(v) for v in k) + (0.0,)))
+    """``blend`` with the detail of each band scaled back up to ``current``'s (per channel)."""
+    bands, out = detail_bands(blend)
+    for have_band, want_band in zip(bands, detail_bands(current)[0]):
+        want = cv2.meanStdDev(want_band)[1].ravel()
+        have = cv2.meanStdDev(have_band)[1].ravel()
+        k = np.clip(want / np.maximum(have, 1e-3), 1.0, K_MAX)
+        out = cv2.add(out, cv2.multiply(have_band, tuple(float(v) for v in k) + (0.0,)))
+    return out
