@@ -1,8 +1,9 @@
 """Run-time stabilisers that were tried for issue 9 and not shipped, measured like `--stabilize`.
 
 For each clip, every variant stylises the same frames with one style net (PyTorch, CPU) and is
-scored with rtstyle's warping error (DIS flow on the original frames, see rtstyle/flicker.py)
-and the net's own style loss on evenly spaced frames, against the per-frame net:
+scored with rtstyle's warping error (flow on the original frames, see rtstyle/flicker.py), by
+DIS flow and by Farneback flow, and the net's own style loss on evenly spaced frames, against
+the per-frame net:
 
 - ``per-frame``: the net alone.
 - ``stabilize``: the shipped ``--stabilize`` (rtstyle/stabilize.py, default weight).
@@ -20,6 +21,11 @@ and the net's own style loss on evenly spaced frames, against the per-frame net:
   the net bit-identical and its output there cannot flicker; the output is the net's own.
 - ``band-blend``: the blend on the low frequencies only (Gaussian sigma 1), the current frame's
   high frequencies kept as they are.
+- ``held``: not a candidate but a bound. The previous output, moved by the stabiliser's flow,
+  is kept with weight :data:`HOLD_WEIGHT` wherever the flow is consistent (no gate, no detail
+  gain): the texture is all but glued to the scene as that flow sees it. Its warping error is
+  about as low as blending the previous frame can go; by the other flow (Farneback) it shows
+  how much of what is left is the two flows disagreeing.
 
 It also reports how resampling alone changes the style loss: one frame moved by half a pixel
 with bilinear, bicubic and Lanczos interpolation. Needs the train extra (torch)::
@@ -44,7 +50,7 @@ from rtstyle.stabilize import DEFAULT_WEIGHT, FLOW_PRESET, FLOW_SIDE, GATE, Stab
 
 VARIANTS = ("per-frame", "stabilize", "phase-lock", "phase-lock+stabilize", "gated-lock",
             "gated-lock+stabilize", "feature-blend", "band-blend", "input-freeze",
-            "input-freeze+stabilize")
+            "input-freeze+stabilize", "held")
 #: input-freeze keeps the previous input pixel where the frame changed less than this (0..255,
 #: largest channel difference after a Gaussian blur of sigma FREEZE_SIGMA).
 FREEZE_LEVEL = 10.0
@@ -52,6 +58,8 @@ FREEZE_SIGMA = 1.5
 #: gated-lock follows the median motion only when it is a pan: at least this fraction of the
 #: consistent pixels move within 0.5 px of the median, and the median moves at least 0.25 px.
 PAN_SHARE = 0.6
+#: held keeps this much of the moved previous output wherever the flow is consistent.
+HOLD_WEIGHT = 0.97
 
 
 class Net:
@@ -187,6 +195,13 @@ def run_variant(name: str, net: Net, frames: list[np.ndarray]) -> list[np.ndarra
             prev_out = low
             out.append(np.clip(low + styled - cv2.GaussianBlur(styled, (0, 0), 1.0) + 0.5,
                                0, 255).astype(np.uint8))
+        elif name == "held":
+            styled = net(img).astype(np.float32)
+            if prev_out is not None:
+                moved = _warp(prev_out, back)
+                styled = styled + (HOLD_WEIGHT * mask)[..., None] * (moved - styled)
+            prev_out = styled
+            out.append(np.clip(styled + 0.5, 0, 255).astype(np.uint8))
         else:
             raise SystemExit(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
         prev = img
@@ -235,21 +250,29 @@ def main() -> int:
         base = None
         for name in args.variants.split(","):
             styled = run_variant(name, net, frames)
-            done = iter(styled)
-            report = flicker.measure(frames, lambda _frame: next(done), batch=1)
+            reports = {}
+            for method in ("dis", "farneback"):
+                done = iter(styled)
+                reports[method] = flicker.measure(frames, lambda _frame: next(done), batch=1,
+                                                  method=method)
+            report, fb = reports["dis"], reports["farneback"]
             k = min(args.style_loss_frames, len(styled))
             picks = sorted({round(i * (len(styled) - 1) / max(1, k - 1)) for i in range(k)})
             loss = style_loss_of_frames(args.model, [styled[i] for i in picks], device="cpu")
             row = {"clip": clip.name, "size": f"{w}x{h}", "variant": name,
                    "warping_error": report.mean, "original": report.original_mean,
+                   "warping_error_farneback": fb.mean, "original_farneback": fb.original_mean,
                    "style_loss": loss}
             base = base or row
             row["warp_change"] = row["warping_error"] / base["warping_error"] - 1
+            row["warp_change_farneback"] = (row["warping_error_farneback"]
+                                            / base["warping_error_farneback"] - 1)
             row["style_change"] = loss / base["style_loss"] - 1
             rows.append(row)
             print(f"{clip.name[:40]:40s} {name:22s} E {row['warping_error']:.2f} "
-                  f"({row['warp_change']:+.0%})  style {loss:.4g} ({row['style_change']:+.0%})",
-                  flush=True)
+                  f"({row['warp_change']:+.0%})  Farneback {row['warping_error_farneback']:.2f} "
+                  f"({row['warp_change_farneback']:+.0%})  style {loss:.4g} "
+                  f"({row['style_change']:+.0%})", flush=True)
     first = flicker.read_frames(clips[0], 1, 0, 640)[0]
     resample = resampling_rows(args.model, net, first)
     for r in resample:
@@ -263,15 +286,19 @@ def main() -> int:
 
 
 def markdown(rows: list[dict], resample: list[dict]) -> str:
-    lines = ["| clip | variant | warping error | change | style loss | change |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| clip | variant | warping error (DIS) | change | warping error (Farneback) "
+             "| change | style loss | change |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         first = r["variant"] == rows[0]["variant"]
+
+        def change(key):
+            return "" if first or key not in r else format(r[key], "+.0%")
+        fb = (f"{r['warping_error_farneback']:.2f} (original {r['original_farneback']:.2f})"
+              if "warping_error_farneback" in r else "")
         lines.append(f"| {r['clip']} ({r['size']}) | {r['variant']} | "
                      f"{r['warping_error']:.2f} (original {r['original']:.2f}) | "
-                     f"{'' if first else format(r['warp_change'], '+.0%')} | "
-                     f"{r['style_loss']:.3g} | "
-                     f"{'' if first else format(r['style_change'], '+.0%')} |")
+                     f"{change('warp_change')} | {fb} | {change('warp_change_farneback')} | "
+                     f"{r['style_loss']:.3g} | {change('style_change')} |")
     lines += ["", "| one stylised frame moved by | style loss | change |", "|---|---|---|"]
     lines += [f"| {r['resampling']} | {r['style_loss']:.3g} | {r['change']:+.0%} |"
               for r in resample]

@@ -1,5 +1,8 @@
-"""bench/stabilizer_variants.py: the phase lock really makes a net follow a camera pan."""
+"""bench/stabilizer_variants.py: the phase lock really makes a net follow a camera pan, the
+'held' bound glues the output to the scene, and the script scores by both flows."""
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import stabilizer_variants as sv  # noqa: E402
 
 from rtstyle import images  # noqa: E402
+from tests.helpers import make_clip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +78,31 @@ def test_the_input_freeze_gives_a_still_noisy_scene_one_output(net, pan):
         np.testing.assert_array_equal(out, outs[0])
     moving = sv.run_variant("input-freeze", net, pan[:3])  # a pan is not frozen
     assert np.abs(moving[2].astype(np.float32) - moving[1]).mean() > 1.0
+
+
+def test_held_glues_the_output_to_the_pan(net, pan):
+    plain = sv.run_variant("per-frame", net, pan)
+    held = sv.run_variant("held", net, pan)
+    np.testing.assert_array_equal(held[0], plain[0])
+    assert interior_change(held) < 0.2 * interior_change(plain)
+
+
+def test_the_script_scores_by_dis_and_farneback(tmp_path, tiny_model):
+    (tmp_path / "clips").mkdir()
+    make_clip(tmp_path / "clips" / "clip.mp4", frames=4, size=(64, 48))
+    out = tmp_path / "variants"
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "stabilizer_variants.py"),
+                          "--model", str(tiny_model), "--videos", str(tmp_path / "clips"),
+                          "--frames", "3", "--style-loss-frames", "2",
+                          "--variants", "per-frame,held", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    plain, held = json.loads(out.with_suffix(".json").read_text())["results"]
+    assert [plain["variant"], held["variant"]] == ["per-frame", "held"]
+    for row in (plain, held):
+        assert row["warping_error"] >= 0 and row["warping_error_farneback"] >= 0
+        assert row["original_farneback"] > 0 and row["style_loss"] > 0
+    assert plain["warp_change_farneback"] == 0
+    assert held["warping_error"] < plain["warping_error"]
+    table = out.with_suffix(".md").read_text()
+    assert "Farneback" in table.splitlines()[0] and table.count("clip.mp4") == 2
