@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,11 +37,26 @@ def export_nets(names, folder: Path, fp16: bool = False) -> dict[str, Path]:
     return out
 
 
+def commit() -> str | None:
+    """The repository's commit (``+dirty`` when tracked files differ from it); None outside a
+    git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+    try:
+        head = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def write_report(out: Path | None, benchmark: str, rows: list[dict], **facts) -> dict:
-    """The command, date, machine and versions with the result rows; written to ``out`` as JSON."""
+    """The command, date, machine, commit and versions with the result rows; written to ``out``
+    as JSON."""
     report = {"benchmark": benchmark, "command": " ".join(["python", *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": facts.pop("machine", None) or machine(),
+              "machine": facts.pop("machine", None) or machine(), "commit": commit(),
               "python": platform.python_version(), **facts, "results": rows}
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
