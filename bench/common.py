@@ -51,6 +51,14 @@ def commit() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
+def output(stem: Path, ext: str) -> Path:
+    """``stem`` + ``ext`` (".json", ".md"): a dot inside the stem stays (``w0.95`` is not a
+    suffix), a stem that already ends in .json or .md has that replaced."""
+    if stem.suffix in (".json", ".md"):
+        stem = stem.with_suffix("")
+    return stem.with_name(stem.name + ext)
+
+
 def write_report(out: Path | None, benchmark: str, rows: list[dict], **facts) -> dict:
     """The command, date, machine, commit and versions with the result rows; written to ``out``
     as JSON."""

@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import write_report  # (also puts the repo on sys.path)
+from common import output, write_report  # (also puts the repo on sys.path)
 
 from rtstyle.cli import main as rtstyle_main
 
@@ -130,11 +130,11 @@ def main() -> int:
                 print(f"{clip.name:45s} {label:28s} E {row['warping_error']:.2f} "
                       f"({row['warp_change']:+.0%})  style {row['style_loss']} "
                       f"({row.get('style_change', 0):+.0%})", flush=True)
-    write_report(args.out.with_suffix(".json"), "flicker_table", rows, stabilize=weight,
+    write_report(output(args.out, ".json"), "flicker_table", rows, stabilize=weight,
                  frames=args.frames, targets={"warping_error": f"<= -{WARP_TARGET:.0%}",
                                               "style_loss": f"<= +{STYLE_TARGET:.0%}"})
-    args.out.with_suffix(".md").write_text(markdown(rows) + "\n")
-    print(f"wrote {args.out.with_suffix('.md')}")
+    output(args.out, ".md").write_text(markdown(rows) + "\n")
+    print(f"wrote {output(args.out, '.md')}")
     return 0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import write_report  # (also puts the repo on sys.path)
+from common import output, write_report  # (also puts the repo on sys.path)
 
 from rtstyle import flicker, images
 from rtstyle.stylizer import Stylizer
@@ -103,9 +103,9 @@ def main() -> int:
               flush=True)
     source = str(args.video) if args.video else ", ".join(map(str, args.images))
     if args.out:
-        write_report(args.out.with_suffix(".json"), "shift_sensitivity", rows, source=source,
+        write_report(output(args.out, ".json"), "shift_sensitivity", rows, source=source,
                      frames=len(frames), margin_px=MARGIN)
-        args.out.with_suffix(".md").write_text(markdown(rows) + "\n")
+        output(args.out, ".md").write_text(markdown(rows) + "\n")
     else:
         print(markdown(rows))
     return 0

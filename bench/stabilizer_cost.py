@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import cv2
-from common import write_report  # (also puts the repo on sys.path)
+from common import output, write_report  # (also puts the repo on sys.path)
 
 from rtstyle import flicker
 from rtstyle.stabilize import DEFAULT_WEIGHT, FLOW_SIDE, Stabilizer
@@ -66,12 +66,12 @@ def main() -> int:
         print(f"{r['size']:>10s}  {r['mean_ms']:.1f} ms mean, {r['median_ms']:.1f} ms median "
               f"({r['calls']} calls, flow on {r['flow_side']} px)")
     if args.out:
-        write_report(args.out.with_suffix(".json"), "stabilizer_cost", rows,
+        write_report(output(args.out, ".json"), "stabilizer_cost", rows,
                      video=str(args.video), opencv=cv2.__version__,
                      opencv_threads=cv2.getNumThreads())
         lines = ["| frame | ms per frame (mean) | median |", "|---|---|---|"]
         lines += [f"| {r['size']} | {r['mean_ms']:.1f} | {r['median_ms']:.1f} |" for r in rows]
-        args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+        output(args.out, ".md").write_text("\n".join(lines) + "\n")
     return 0
 
 

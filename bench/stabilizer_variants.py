@@ -42,7 +42,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import write_report  # (also puts the repo on sys.path)
+from common import output, write_report  # (also puts the repo on sys.path)
 
 from rtstyle import flicker
 from rtstyle import frames as fr
@@ -278,10 +278,10 @@ def main() -> int:
     for r in resample:
         print(f"{r['resampling']:20s} style {r['style_loss']:.4g} ({r['change']:+.0%})")
     if args.out:
-        write_report(args.out.with_suffix(".json"), "stabilizer_variants", rows,
+        write_report(output(args.out, ".json"), "stabilizer_variants", rows,
                      model=args.model, frames=args.frames, resampling=resample,
                      resampling_frame=f"{clips[0].name}, frame 0")
-        args.out.with_suffix(".md").write_text(markdown(rows, resample) + "\n")
+        output(args.out, ".md").write_text(markdown(rows, resample) + "\n")
     return 0
 
 

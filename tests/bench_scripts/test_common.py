@@ -30,3 +30,13 @@ def test_a_report_names_its_command_date_machine_and_commit(tmp_path):
 def test_outside_a_git_checkout_the_commit_is_none(monkeypatch, tmp_path):
     monkeypatch.setattr(common, "ROOT", tmp_path)
     assert common.commit() is None
+
+
+@pytest.mark.parametrize("stem, ext, name", [
+    ("results/table", ".json", "table.json"),
+    ("results/great_wave_w0.95_2026-11-23", ".md", "great_wave_w0.95_2026-11-23.md"),
+    ("results/table.json", ".md", "table.md"),
+    ("results/table.md", ".json", "table.json"),
+])
+def test_output_keeps_dots_inside_the_stem(stem, ext, name):
+    assert common.output(Path(stem), ext) == Path("results") / name
