@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -13,6 +17,12 @@ from rtstyle import assets, images
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "rtstyle" / "assets"
+
+# Photo caches that training tests build go to a folder of their own (inherited by the
+# subprocesses tests start), never into the user's ~/.cache.
+_CACHE = tempfile.mkdtemp(prefix="rtstyle-test-cache-")
+os.environ["RTSTYLE_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

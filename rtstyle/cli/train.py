@@ -14,7 +14,7 @@ from .loss_args import add_loss_args, loss_updates
 
 #: Settings every training command takes from flags of the same name (flag dest = config key).
 COMMON_FLAGS = ("image_size", "batch_size", "steps", "epochs", "lr", "seed", "amp", "workers",
-                "device", "checkpoint_every", "preview_every", "loss_net_weights")
+                "cache_photos", "device", "checkpoint_every", "preview_every", "loss_net_weights")
 RUN_FLAGS = ("net", "style_size", "temporal_weight", *COMMON_FLAGS)
 
 
@@ -64,11 +64,16 @@ def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: str):
     g.add_argument("--epochs", type=positive_float, help="passes over --data (instead of --steps)")
     g.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default {lr:g})")
     g.add_argument("--seed", type=int)
-    g.add_argument("--amp", nargs="?", const="bf16", choices=("off", "bf16", "fp16"),
-                   help="mixed precision on GPU (bare --amp means bf16)")
-    g.add_argument("--channels-last", action="store_true", default=None,
-                   help="channels-last memory format (faster on tensor-core GPUs)")
-    g.add_argument("--workers", type=nonneg_int, help="data loading processes (default 2)")
+    g.add_argument("--amp", nargs="?", const="bf16", choices=("auto", "off", "bf16", "fp16"),
+                   help="mixed precision: auto (the default) uses bf16 where the CPU (AVX512_BF16, "
+                   "AMX) or GPU computes it natively; off = float32; bare --amp means bf16")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels-last memory format (default: on with mixed precision)")
+    g.add_argument("--workers", type=nonneg_int,
+                   help="data loading processes when photos are not cached (default 2)")
+    g.add_argument("--cache", dest="cache_photos", action=argparse.BooleanOptionalAction,
+                   default=None, help="decode and scale the training photos once into a cache "
+                   "under ~/.cache/rtstyle (default: on); --no-cache reads them every step")
     g.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     g.add_argument("--checkpoint-every", type=nonneg_int, metavar="K",
                    help="checkpoint every K steps (default 500; 0 = only at the end)")
@@ -89,8 +94,8 @@ def run_updates(args: argparse.Namespace, flags: tuple[str, ...],
     from .. import config
 
     updates = {key: getattr(args, key) for key in flags if getattr(args, key, None) is not None}
-    if args.channels_last:
-        updates["channels_last"] = True
+    if args.channels_last is not None:
+        updates["channels_last"] = args.channels_last
     if args.download:
         updates["allow_download"] = True
     updates.update(extra or {})
@@ -175,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if world.is_main:
         preview = _preview_images(args.preview_images, data)
 
+    prepare_run(cfg, world, data, args.quiet)
     bar = _Bar(args.quiet or not world.is_main)
     with interrupts.deferred() as stop, bar:
         result = trainer.train(cfg, run_dir.path, style, info, data, preset_name=preset_name,
@@ -191,6 +197,27 @@ def run(args: argparse.Namespace) -> int:
           f"{result.device}){skipped}\nmodel: {result.model_dir}\nlosses: {run_dir.csv} "
           f"(plot {run_dir.plot}); previews in {run_dir.previews}")
     return 0
+
+
+def prepare_run(cfg, world, data: str, quiet: bool) -> None:
+    """Say where and in what precision the run computes; build the photo cache with a bar."""
+    from ..train import photo_cache, precision, trainer
+    from ..train.data import find_images
+    from ..train.device import describe
+
+    device = trainer.check_device(cfg, world)
+    if world.is_main:
+        p = precision.resolve(cfg.amp, cfg.channels_last, device)
+        hint = "; --amp off for float32" if p.amp != "off" else ""
+        print(f"training on {describe(device)} in {p.describe()}{hint}", flush=True)
+    if not cfg.cache_photos:
+        return
+    files = find_images(data)
+    if photo_cache.open_cache(files, cfg.image_size) is None:
+        from .progress import Progress
+
+        with Progress(len(files), "caching photos", "photo", quiet or not world.is_main) as bar:
+            photo_cache.build(files, cfg.image_size, progress=lambda i, n: bar.update(i))
 
 
 def _preview_images(folder, data):

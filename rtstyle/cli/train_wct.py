@@ -12,7 +12,7 @@ import argparse
 
 from .args import add_common, nonneg_float, positive_int
 from .train import (COMMON_FLAGS, _Bar, _preview_images, add_run_args, check_resume_flags,
-                    data_folder, run_updates)
+                    data_folder, prepare_run, run_updates)
 
 RUN_FLAGS = ("level", "feature_weight", *COMMON_FLAGS)
 
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         wct_trainer.eval_images_from(eval_paths, 16)  # fail early on unreadable paths
     preview = _preview_images(args.preview_images, data) if world.is_main else None
 
+    prepare_run(cfg, world, data, args.quiet)
     bar = _Bar(args.quiet or not world.is_main)
     with interrupts.deferred() as stop, bar:
         result = wct_trainer.train_wct(cfg, run_dir.path, data, state=state, preview=preview,

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .. import frames, images
 from ..errors import ImageError, InputError
+from .photo_cache import PhotoCache, scale_short_side
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,12 @@ def load_crop(path: Path, size: int, rng: np.random.Generator) -> np.ndarray:
 
     Returns RGB float32 ``(3, size, size)`` in 0..255. Raises ImageError for unreadable files.
     """
-    bgr = images.read_image(path)
-    h, w = bgr.shape[:2]
-    s = size / min(h, w)
-    nh, nw = max(size, round(h * s)), max(size, round(w * s))
-    bgr = images.resize_to(bgr, (nh, nw))
+    return crop(scale_short_side(images.read_image(path), size), size, rng)
+
+
+def crop(bgr: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``size`` square of a scaled photo, as RGB float32 ``(3, size, size)``."""
+    nh, nw = bgr.shape[:2]
     y = int(rng.integers(0, nh - size + 1))
     x = int(rng.integers(0, nw - size + 1))
     return frames.to_model_input(np.ascontiguousarray(bgr[y:y + size, x:x + size]))[0]
@@ -104,20 +106,27 @@ class StepSchedule:
 class StepDataset(Dataset):
     """Item ``k`` is the ``k``-th position of the endless seeded sequence; None if unreadable."""
 
-    def __init__(self, files: list[Path], size: int, schedule: StepSchedule):
-        self.files, self.size, self.schedule = files, size, schedule
+    def __init__(self, files: list[Path], size: int, schedule: StepSchedule,
+                 cache: PhotoCache | None = None):
+        self.files, self.size, self.schedule, self.cache = files, size, schedule, cache
 
     def __len__(self) -> int:  # not used for sampling; the sampler is endless
         return len(self.files)
 
+    def crop(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        """A random crop of file ``i`` (from the cache if any); ImageError if unreadable."""
+        if self.cache is not None:
+            return crop(self.cache.image(i), self.size, rng)
+        return load_crop(self.files[i], self.size, rng)
+
     def __getitem__(self, k: int):
         pos = self.schedule.position(k)
-        path = self.files[int(self.schedule.permutation(pos.epoch)[pos.index])]
+        i = int(self.schedule.permutation(pos.epoch)[pos.index])
         rng = np.random.default_rng([self.schedule.seed, pos.epoch, pos.index, 7])
         try:
-            return torch.from_numpy(load_crop(path, self.size, rng)), str(path)
+            return torch.from_numpy(self.crop(i, rng)), str(self.files[i])
         except ImageError:
-            return None, str(path)
+            return None, str(self.files[i])
 
 
 def _collate(items):
@@ -130,14 +139,17 @@ class BatchLoader:
     """Yields ``(step, batch)`` from ``first_step`` on, prefetching with workers.
 
     A batch with unreadable images is topped up with other files, chosen deterministically,
-    so every step gets a full batch.
+    so every step gets a full batch. With a :class:`PhotoCache` the crops are taken from it in
+    this process (a crop is a memory copy; worker processes would only add overhead).
     """
 
     def __init__(self, files: list[Path], size: int, batch_size: int, seed: int,
-                 workers: int = 0, rank: int = 0, world_size: int = 1, pin_memory: bool = False):
+                 workers: int = 0, rank: int = 0, world_size: int = 1, pin_memory: bool = False,
+                 cache: PhotoCache | None = None):
         self.schedule = StepSchedule(len(files), batch_size, seed, world_size)
-        self.dataset = StepDataset(files, size, self.schedule)
-        self.batch, self.rank, self.workers = batch_size, rank, workers
+        self.dataset = StepDataset(files, size, self.schedule, cache)
+        self.batch, self.rank = batch_size, rank
+        self.workers = 0 if cache is not None else workers
         self.pin_memory = pin_memory
         self.skipped: set[str] = set()
 
@@ -179,12 +191,11 @@ class BatchLoader:
             if tries >= MAX_REPLACEMENTS:
                 raise InputError(f"too many unreadable images in the data folder "
                                  f"({len(self.skipped)} so far, e.g. {bad[0]})")
-            path = self.dataset.files[int(i)]
             rng = np.random.default_rng([self.schedule.seed, step, self.rank, tries])
             try:
-                got.append(torch.from_numpy(load_crop(path, self.dataset.size, rng)))
+                got.append(torch.from_numpy(self.dataset.crop(int(i), rng)))
             except ImageError:
-                self.skipped.add(str(path))
+                self.skipped.add(str(self.dataset.files[int(i)]))
         if len(got) < self.batch:
             raise InputError(f"not enough readable images in the data folder "
                              f"({len(self.skipped)} unreadable)")

@@ -37,6 +37,11 @@ def gram_matrix(feat: torch.Tensor, mask: torch.Tensor | None = None) -> torch.T
         area = m.flatten(1).sum(1).clamp_min(1e-8).view(-1, 1, 1)
     else:
         area = torch.tensor(float(h * w), device=feat.device, dtype=feat.dtype)
+    if feat.is_contiguous(memory_format=torch.channels_last) and not feat.is_contiguous():
+        # Channels-last features are already (N, H*W, C) in memory: multiply that view
+        # instead of copying them into (N, C, H*W) first.
+        f = feat.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        return torch.bmm(f.transpose(1, 2), f) / (c * area)
     f = feat.reshape(n, c, h * w)
     return torch.bmm(f, f.transpose(1, 2)) / (c * area)
 

@@ -38,7 +38,7 @@ import torch
 from .. import assets, atomic, config, frames, grid, images, report
 from ..errors import ConfigError, InputError, RtstyleError
 from ..interrupts import StopRequest
-from . import checkpoint, distributed, model_folder, temporal
+from . import checkpoint, distributed, model_folder, photo_cache, precision, temporal
 from .data import BatchLoader, find_images
 from .device import describe as describe_device
 from .device import resolve_device
@@ -49,7 +49,6 @@ from .transformer_net import NETS, TransformerNet, build, describe, net_config
 
 log = logging.getLogger(__name__)
 
-AMP_MODES = ("off", "bf16", "fp16")
 HISTORY_COLUMNS = ("step", "content", "style", "tv", "total", "images_per_s", "seconds")
 #: The same with the temporal term (runs with ``temporal_weight`` > 0).
 TEMPORAL_COLUMNS = ("step", "content", "style", "tv", "temporal", "total", "images_per_s",
@@ -71,12 +70,15 @@ class RunSettings:
     #: Adam learning rate (Johnson et al.: 1e-3).
     lr: float = 1e-3
     seed: int = 0
-    #: Mixed precision on GPU: 'off', 'bf16' or 'fp16' (with loss scaling). Losses stay float32.
-    amp: str = "off"
-    #: Channels-last memory format (faster convolutions on tensor-core GPUs).
-    channels_last: bool = False
-    #: Data loading worker processes.
+    #: Mixed precision: 'auto' (bf16 where the CPU or GPU computes it natively, see
+    #: :mod:`.precision`), 'off', 'bf16' or 'fp16' (CUDA, with loss scaling). Losses stay float32.
+    amp: str = "auto"
+    #: Channels-last memory format; None = on whenever mixed precision is.
+    channels_last: bool | None = None
+    #: Data loading worker processes (unused with ``cache_photos``: crops come from memory).
     workers: int = 2
+    #: Decode and scale the training photos once into a cache (:mod:`.photo_cache`).
+    cache_photos: bool = True
     #: 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'.
     device: str = "auto"
     #: Save a checkpoint (and refresh the loss plot) every K steps; 0 = only at the end and on stop.
@@ -97,8 +99,9 @@ class RunSettings:
             raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
         if not 0 < self.lr < float("inf"):
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if self.amp not in AMP_MODES:
-            raise ConfigError(f"amp must be one of {', '.join(AMP_MODES)}, got '{self.amp}'")
+        if self.amp not in precision.MODES:
+            raise ConfigError(f"amp must be one of {', '.join(precision.MODES)}, "
+                              f"got '{self.amp}'")
         for name in ("workers", "checkpoint_every", "preview_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 0")
@@ -140,8 +143,8 @@ class TrainConfig(RunSettings):
 
 
 #: Settings that may change when a run is resumed; every other one is part of the recipe.
-RESUMABLE = ("steps", "epochs", "workers", "device", "checkpoint_every", "preview_every", "amp",
-             "channels_last", "lr", "loss_net_weights", "allow_download")
+RESUMABLE = ("steps", "epochs", "workers", "cache_photos", "device", "checkpoint_every",
+             "preview_every", "amp", "channels_last", "lr", "loss_net_weights", "allow_download")
 
 
 def presets() -> dict[str, dict]:
@@ -253,8 +256,8 @@ def resumed_config(state: Mapping[str, Any], updates: Mapping[str, Any],
         raise ConfigError(f"cannot resume with a different recipe ({said}); drop those options "
                           "to continue the run as it was, or start a new run with another --out")
     for key, a, b in diffs:
-        exact = key in ("steps", "epochs", "workers", "device", "checkpoint_every",
-                        "preview_every", "loss_net_weights", "allow_download")
+        exact = key in ("steps", "epochs", "workers", "cache_photos", "device",
+                        "checkpoint_every", "preview_every", "loss_net_weights", "allow_download")
         log.log(logging.INFO if exact else logging.WARNING,
                 "resuming with %s changed from %r to %r%s", key, a, b,
                 "" if exact else " (later losses will differ from an uninterrupted run)")
@@ -303,9 +306,7 @@ def check_device(cfg: RunSettings, world: distributed.World | None = None) -> to
     """The device this process trains on, and whether ``cfg.amp`` works there."""
     world = world or distributed.from_env()
     device = distributed.device_for(world, resolve_device(cfg.device))
-    if cfg.amp == "fp16" and device.type != "cuda":
-        raise ConfigError("--amp fp16 needs a CUDA GPU; use --amp bf16 (or off) on "
-                          f"{device.type}")
+    precision.resolve(cfg.amp, cfg.channels_last, device)  # raises for fp16 off CUDA
     return device
 
 
@@ -369,14 +370,18 @@ def forward_losses(model: torch.nn.Module, loss: PerceptualLoss, x: torch.Tensor
 
 
 def optimise(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, total: torch.Tensor):
-    """Backward and one optimiser step (the scaler is a no-op unless fp16)."""
+    """Backward and one optimiser step (the scaler is a no-op unless fp16).
+
+    The parameters, their gradients and Adam's moments stay float32 under autocast: only the
+    activations are bf16/fp16.
+    """
     opt.zero_grad(set_to_none=True)
     scaler.scale(total).backward()
     scaler.step(opt)
     scaler.update()
 
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AMP_DTYPES = precision.DTYPES
 
 
 class RunLoop:
@@ -435,15 +440,17 @@ class RunLoop:
         cfg, device = self.cfg, self.device
         torch.manual_seed(cfg.seed)
         self.resuming = state is not None
+        self.precision = precision.resolve(cfg.amp, cfg.channels_last, device)
         self.net = self._make_net().to(device)
-        if cfg.channels_last:
+        if self.precision.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad],
                                     lr=cfg.lr)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision.amp == "fp16")
+        cache = photo_cache.build(self.files, cfg.image_size) if cfg.cache_photos else None
         self.loader = BatchLoader(self.files, cfg.image_size, cfg.batch_size, cfg.seed,
                                   cfg.workers, self.world.rank, self.world.size,
-                                  pin_memory=device.type == "cuda")
+                                  pin_memory=device.type == "cuda", cache=cache)
         if state is not None:
             self._restore(state)
         self.model = self.net
@@ -453,14 +460,14 @@ class RunLoop:
             ids = [device.index] if device.type == "cuda" else None
             self.model = DistributedDataParallel(self.net, device_ids=ids)
         self._make_loss()
-        self.amp_dtype = AMP_DTYPES.get(cfg.amp)
+        self.amp_dtype = self.precision.dtype
 
     def _restore(self, state):
         self.net.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         for group in self.opt.param_groups:
             group["lr"] = self.cfg.lr
-        if state.get("scaler") and self.cfg.amp == "fp16":
+        if state.get("scaler") and self.precision.amp == "fp16":
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         self.last_checkpoint = self.step
@@ -538,7 +545,7 @@ class RunLoop:
             "steps": self.step, "images_seen": self.step * self.cfg.batch_size * self.world.size,
             "epochs": round(self.loader.schedule.epoch_of(self.step), 3),
             "seconds": round(self.seconds, 1), "device": _device_name(self.device),
-            "processes": self.world.size,
+            "processes": self.world.size, "precision": self.precision.describe(),
             "final_losses": _final_losses(self._rows(), self.terms),
             "skipped_images": len(self.loader.skipped), "data_images": len(self.files),
             "torch": str(torch.__version__), "python": platform.python_version(),
@@ -566,7 +573,7 @@ class RunLoop:
         if self.step < self.total:
             for step, batch in self.loader(self.step):
                 x = batch.to(self.device, non_blocking=True)
-                if cfg.channels_last:
+                if self.precision.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 terms = list(self._forward(x))
                 n = len(terms)
@@ -675,19 +682,42 @@ class StyleTrainer(RunLoop):
         return f"{self.style_info.name}: {self.cfg.net} net"
 
     def _save_model(self, sheet):
-        meta = {
-            "name": self.style_info.name,
-            "net": {"name": self.cfg.net, **describe(net_config(self.cfg.net))},
-            "style": {**vars(self.style_info), "source": Path(self.style_info.source).name,
-                      "file": "style.jpg",
-                      "size": list(self.style.shape[:2])},
-            "recipe": {"preset": self.preset_name, "config": config.to_dict(self.cfg)},
-            "training": self._training_meta(),
-        }
+        meta = style_model_meta(self.cfg, self.preset_name, self.style_info, self.style,
+                                self._training_meta())
         folder = model_folder.save(self.run_dir.model, self.net, meta, self.style)
         if sheet is not None:
             images.write_image(folder / "preview.jpg", sheet)
         return folder
+
+
+def style_model_meta(cfg: TrainConfig, preset_name: str, style_info: StyleInfo,
+                     style: np.ndarray, training: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of a style net's model folder (recipe, style credit, how it was trained)."""
+    return {
+        "name": style_info.name,
+        "net": {"name": cfg.net, **describe(net_config(cfg.net))},
+        "style": {**vars(style_info), "source": Path(style_info.source).name,
+                  "file": "style.jpg", "size": list(style.shape[:2])},
+        "recipe": {"preset": preset_name, "config": config.to_dict(cfg)},
+        "training": training,
+    }
+
+
+def model_from_checkpoint(path: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """A model folder of the net in a style run's checkpoint: to evaluate a run at any step."""
+    state = checkpoint.load(path)
+    if "style_info" not in state:
+        raise InputError(f"{path} is not a style net's training checkpoint")
+    cfg = config.from_dict(TrainConfig, state["config"])
+    net = build(net_config(cfg.net))
+    net.load_state_dict(state["model"])
+    training = {"steps": int(state["step"]), "seconds": round(float(state["seconds"]), 1),
+                "images_seen": int(state["step"]) * cfg.batch_size * int(state["world_size"]),
+                "from_checkpoint": True, "torch": str(state.get("torch_version", ""))}
+    style = state["style_image"].numpy()
+    meta = style_model_meta(cfg, state["preset"], StyleInfo(**state["style_info"]), style,
+                            training)
+    return model_folder.save(folder, net.eval(), meta, style)
 
 
 def _csv_row(row: Sequence[float]) -> list:

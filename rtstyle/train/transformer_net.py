@@ -133,8 +133,12 @@ class Blur(nn.Module):
         self.stride, self.channels = stride, channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype),
-                        stride=self.stride, groups=self.channels)
+        # In contiguous (NCHW) layout even inside a channels-last net: on the CPU the depthwise
+        # convolution's gradient is wrong for a channels-last batch of one (torch 2.14; see
+        # test_gradients_do_not_depend_on_the_memory_format). A no-op for NCHW input.
+        padded = F.pad(x.contiguous(), (1, 1, 1, 1), mode="reflect")
+        return F.conv2d(padded, self.kernel.to(x.dtype).contiguous(), stride=self.stride,
+                        groups=self.channels)
 
 
 def _downsample(cin: int, cout: int, antialias: bool) -> list[nn.Module]:

@@ -114,7 +114,7 @@ class DecoderTrainer(RunLoop):
     def _make_loss(self):
         cfg = self.cfg
         self.encoder = encoder_for(cfg.level, self.device, cfg.loss_net_weights, cfg.allow_download)
-        if cfg.channels_last:
+        if self.precision.channels_last:
             self.encoder = self.encoder.to(memory_format=torch.channels_last)
 
     def _forward(self, x):

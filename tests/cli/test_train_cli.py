@@ -583,3 +583,19 @@ def test_resume_of_a_wct_decoder_run_points_to_train_wct(tmp_path, photos, capsy
     status, _, err = cli(["train", "--out", run, "--resume"], capsys)
     assert status == 1
     assert_one_line_error(err, "WCT decoder run", "train-wct --resume")
+
+
+@pytest.mark.parametrize("flags, said", [((), None), (("--amp", "off"), "float32 ("),
+                                         (("--amp", "bf16", "--no-channels-last"),
+                                          "bf16 autocast (asked for)")])
+def test_one_start_up_line_says_what_runs(capsys, tmp_path, photos, flags, said):
+    from rtstyle.train import precision
+
+    status, stdout, err = cli(train_args(tmp_path / "run", *flags, data=photos, steps=1), capsys)
+    assert status == 0, err
+    line = stdout.splitlines()[0]
+    assert line.startswith("training on cpu (")
+    expected = said or precision.resolve("auto", None, torch.device("cpu")).describe()
+    assert expected in line
+    assert ("--amp off for float32" in line) == ("float32 (" not in line)
+    assert len([s for s in stdout.splitlines() if s.startswith("training on")]) == 1

@@ -130,3 +130,37 @@ def test_loss_config_rejects_bad_values(kwargs, match):
 def test_unknown_layer_in_perceptual_loss(vgg):
     with pytest.raises(ConfigError, match="unknown VGG19 layer 'relu3_l' .did you mean 'relu3_"):
         PerceptualLoss(LossConfig(style_layers=("relu3_l",)), vgg)
+
+
+def test_the_loss_network_stops_at_the_deepest_layer_a_term_needs():
+    """The truncated chain gives exactly the loss of the whole network's features; the content
+    targets run only as deep as the content layers, and the style image is not run per step."""
+    from rtstyle import assets
+
+    net = load_loss_network("vgg19", torch.device("cpu"))
+    cfg = LossConfig(content_layers=("relu2_2",),
+                     style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), style_weight=10.0)
+    loss = PerceptualLoss(cfg, net)
+    style = images.read_image(assets.path(assets.DEMO_STYLE), max_side=40)
+    loss.set_styles([torch.from_numpy(frames.to_model_input(style))])
+    x = torch.from_numpy(frames.to_model_input(
+        images.resize_to(images.read_image(assets.path(assets.DEMO_CONTENT)), (40, 48))))
+    y = x.flip(-1)
+
+    ran: list[str] = []
+    hooks = [m.register_forward_hook(lambda m, i, o, name=name: ran.append(name))
+             for name, m in net.body.items()]
+    try:
+        targets = loss.content_features(x)
+        assert ran[-1] == "relu2_2"
+        ran.clear()
+        terms = loss(y, targets)
+        assert ran[-1] == "relu4_3" and len(ran) == net.layer_names.index("relu4_3") + 1
+    finally:
+        for h in hooks:
+            h.remove()
+    everything = net(y, net.layer_names)  # the whole network, up to pool5
+    whole = loss._terms(y, {k: everything[k] for k in ("relu1_2", "relu2_2", "relu3_3", "relu4_3")},
+                        targets)
+    assert terms.total.item() == whole.total.item()
+    assert terms.style.item() == whole.style.item()

@@ -96,6 +96,21 @@ def test_stop_and_resume_reproduces_the_uninterrupted_losses(photos, tmp_path, r
     np.testing.assert_allclose(losses(run), reference(9), rtol=1e-5)
 
 
+def test_resume_on_the_fast_path_reproduces_a_straight_run(photos, tmp_path):
+    """bf16 autocast, channels-last and the photo cache, stopped after 4 steps and resumed,
+    give the losses of a straight run (whatever this CPU's 'auto' would choose)."""
+    fast = [*TINY, "--amp", "bf16", "--channels-last", "--cache"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert rtstyle("train", "--style", STYLE, "--data", photos, "--out", straight, "--steps", 9,
+                   "--checkpoint-every", 0, *fast) == 0
+    assert rtstyle("train", "--style", STYLE, "--data", photos, "--out", resumed, "--steps", 4,
+                   "--checkpoint-every", 3, *fast) == 0
+    assert rtstyle("train", "--out", resumed, "--resume", "--steps", 9, "--quiet") == 0
+    np.testing.assert_allclose(losses(resumed), losses(straight), rtol=1e-5)
+    meta = json.loads((resumed / "model" / "model.json").read_text())
+    assert meta["training"]["precision"].startswith("bf16 autocast, channels-last")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_a_checkpoint_and_resume_matches(photos, tmp_path, reference, sig):
     """Ctrl-C in a terminal signals the whole process group, DataLoader workers included."""
@@ -132,9 +147,10 @@ def test_kill_9_resumes_from_the_last_checkpoint(photos, tmp_path, reference):
 
 def test_ddp_two_gloo_processes_match_one_process_with_the_global_batch(photos, tmp_path):
     """torchrun with 2 processes x batch 2 sees the same images as 1 process x batch 4, and DDP
-    averages the gradients, so the losses agree; exactly one model folder is saved."""
+    averages the gradients, so the losses agree; exactly one model folder is saved. In float32:
+    bf16 rounds a batch of 2 and a batch of 4 differently."""
     ddp, single = tmp_path / "ddp", tmp_path / "single"
-    flags = TINY
+    flags = [*TINY, "--amp", "off"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "rtstyle", "train", "--style", STYLE, "--data", photos, "--out", ddp,
            "--steps", 4, "--checkpoint-every", 2, *flags]
@@ -142,7 +158,7 @@ def test_ddp_two_gloo_processes_match_one_process_with_the_global_batch(photos, 
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert rtstyle("train", "--style", STYLE, "--data", photos, "--out", single, "--steps", 4,
-                   "--checkpoint-every", 2, *TINY, "--batch-size", 4) == 0
+                   "--checkpoint-every", 2, *flags, "--batch-size", 4) == 0
     np.testing.assert_allclose(losses(ddp), losses(single), rtol=1e-4)
     meta = json.loads((ddp / "model" / "model.json").read_text())
     assert meta["training"]["processes"] == 2 and meta["training"]["images_seen"] == 16
@@ -187,3 +203,22 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(photos, tmp_path):
     assert (run / "checkpoint.pt").read_bytes() == before
     assert checkpoint.load(run / "checkpoint.pt")["step"] == 2
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_a_model_folder_from_a_checkpoint_is_the_run_s_model(tiny_run, tmp_path):
+    """At the end of a run the checkpoint holds the final net: the folder made from it
+    stylises exactly as the run's own model folder."""
+    from rtstyle.train import model_folder
+
+    folder = trainer.model_from_checkpoint(tiny_run / "checkpoint.pt", tmp_path / "snap")
+    net, meta = model_folder.load(folder)
+    ref, ref_meta = model_folder.load(tiny_run / "model")
+    x = torch.rand(1, 3, 32, 32) * 255
+    with torch.no_grad():
+        assert torch.equal(net(x), ref(x))
+    assert meta["training"]["steps"] == ref_meta["training"]["steps"]
+    assert meta["recipe"] == ref_meta["recipe"] and meta["style"] == ref_meta["style"]
+    with pytest.raises(trainer.InputError, match="not a style net"):
+        wct_like = tmp_path / "other.pt"
+        checkpoint.save(wct_like, {"step": 1, "config": {"level": 1}})
+        trainer.model_from_checkpoint(wct_like, tmp_path / "x")

@@ -1,0 +1,107 @@
+"""End-to-end training speed of ``rtstyle train``: the float32 recipe against the CPU fast path.
+
+Each recipe is a real ``rtstyle train`` run (data loading, checkpoint-free steps) of --steps steps
+from the same seed, so both see the same batches. Seconds per step are the median of the
+``seconds`` column differences in losses.csv after --skip warm-up steps. The same runs give the
+same-quality check: the mean total loss over the second half of the steps, fast path against
+float32 (the runs start from the same weights and batches; only the arithmetic differs).
+
+    python bench/train_speed.py --data ../shared/data/train_content \\
+        --style ../shared/data/styles/starry_night_van_gogh.jpg --nets lite,full --steps 60 \\
+        --out bench/results/train_speed_cpu_DATE
+
+Prints a Markdown table and writes JSON and Markdown (``--out`` stem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import output, write_report  # noqa: E402
+
+#: The recipes compared: what ``rtstyle train`` did before the fast path, and its defaults now.
+RECIPES = {
+    "float32 (before)": ["--amp", "off", "--no-channels-last", "--no-cache", "--workers", "2"],
+    "fast path (defaults)": [],
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, type=Path, help="folder of training photos")
+    p.add_argument("--style", required=True, type=Path, help="style image")
+    p.add_argument("--nets", default="lite,full")
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--skip", type=int, default=5, help="warm-up steps left out of the timing")
+    p.add_argument("--image-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--out", type=Path, help="stem of the JSON and Markdown results")
+    return p.parse_args(argv)
+
+
+def run_recipe(args, net: str, flags: list[str], folder: Path) -> list[dict[str, float]]:
+    """One ``rtstyle train`` run; its losses.csv rows."""
+    cmd = [sys.executable, "-m", "rtstyle", "train", "--style", str(args.style),
+           "--data", str(args.data), "--net", net, "--steps", str(args.steps),
+           "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
+           "--checkpoint-every", "0", "--preview-every", "0", "--out", str(folder), "-q", *flags]
+    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    with open(folder / "losses.csv") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def summarise(rows: list[dict[str, float]], skip: int) -> dict[str, float]:
+    secs = [b["seconds"] - a["seconds"] for a, b in zip(rows[skip:], rows[skip + 1:])]
+    half = rows[len(rows) // 2:]
+    return {"seconds_per_step": statistics.median(secs),
+            "mean_total_second_half": statistics.fmean(r["total"] for r in half),
+            "mean_content_second_half": statistics.fmean(r["content"] for r in half),
+            "mean_style_second_half": statistics.fmean(r["style"] for r in half)}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rtstyle-train-speed-") as tmp:
+        for net in args.nets.split(","):
+            base = None
+            for label, flags in RECIPES.items():
+                rows = run_recipe(args, net, flags, Path(tmp) / f"{net}-{len(results)}")
+                r = {"net": net, "recipe": label, "flags": " ".join(flags),
+                     "steps": args.steps, **summarise(rows, args.skip)}
+                if base is None:
+                    base = r
+                r["speedup"] = base["seconds_per_step"] / r["seconds_per_step"]
+                r["loss_change"] = r["mean_total_second_half"] / base["mean_total_second_half"] - 1
+                results.append(r)
+                print(f"{net:5s} {label:22s} {r['seconds_per_step']:.3f} s/step "
+                      f"x{r['speedup']:.2f}  loss {100 * r['loss_change']:+.1f}%", flush=True)
+    md = table(results, args)
+    print(md)
+    if args.out:
+        write_report(output(args.out, ".json"), "train_speed", results,
+                     image_size=args.image_size, batch_size=args.batch_size)
+        output(args.out, ".md").write_text(md)
+    return 0
+
+
+def table(results: list[dict], args) -> str:
+    lines = [f"`rtstyle train`, {args.image_size} px, batch {args.batch_size}, {args.steps} steps "
+             f"(median s/step after {args.skip}); loss = mean total loss over the second half",
+             "", "| net | recipe | s/step | speed-up | loss vs float32 |", "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['net']} | {r['recipe']} | {r['seconds_per_step']:.2f} | "
+                     f"{r['speedup']:.2f}x | {100 * r['loss_change']:+.1f} % |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
