@@ -6,6 +6,7 @@ EXIF rotation) and strict where it is not (missing, corrupt, absurdly large). Wr
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import warnings
@@ -64,10 +65,22 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarr
         raise ImageError(f"image not found: {path}")
     if path.is_dir():
         raise ImageError(f"expected an image file, got a folder: {path}")
+    return _decode(path, path, max_side)
+
+
+def decode_image(data: bytes, name: str = "standard input",
+                 max_side: int | None = None) -> np.ndarray:
+    """An image file's bytes (e.g. read from standard input) as a BGR uint8 frame."""
+    if not data:
+        raise ImageError(f"no image data on {name}")
+    return _decode(io.BytesIO(data), name, max_side)
+
+
+def _decode(source, path, max_side: int | None) -> np.ndarray:
     if max_side is not None and max_side < 1:
         raise InputError(f"size must be a positive number of pixels, got {max_side}")
     try:
-        with warnings.catch_warnings(), Image.open(path) as img:
+        with warnings.catch_warnings(), Image.open(source) as img:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             w, h = img.size
             if w * h > MAX_PIXELS:

@@ -56,15 +56,32 @@ def installed() -> list[Style]:
     return list(found.values())
 
 
-def find(name_or_path: str | os.PathLike) -> Path:
-    """A model path for ``--style``: an existing file/folder, or the name of an installed style."""
+#: The style used when none is named: the zoo's best-trained painting (resolved with ``prefer``).
+DEFAULT = "starry_night"
+#: Net sizes, in the order a name without a size suffix tries them.
+SIZES = {"lite": ("_lite", ""), "full": ("", "_lite")}
+
+
+def find(name_or_path: str | os.PathLike, prefer: str = "lite") -> Path:
+    """A model path for ``--style``: an existing file/folder, or the name of an installed style.
+
+    Names ignore case, and a painting's name without the net size (``starry_night``) picks its
+    ``prefer`` net (``starry_night_lite`` for 'lite', ``starry_night`` for 'full') or else the
+    other size; a unique prefix (``great_wave``) names the style it starts.
+    """
     p = Path(name_or_path)
     if p.exists() or p.suffix == ".onnx" or len(p.parts) > 1:
         return p
-    styles = {s.name: s for s in installed()}
-    if str(name_or_path) in styles:
-        return styles[str(name_or_path)].folder
+    styles = {s.name.lower(): s for s in installed()}
+    key = str(name_or_path).lower()
+    for suffix in SIZES.get(prefer, SIZES["lite"]):
+        if key + suffix in styles:
+            return styles[key + suffix].folder
     if not styles:
         raise ModelError(f"no style named '{name_or_path}' and no styles are installed; give a "
                          "path to an .onnx file or a model folder (see 'rtstyle styles')")
-    raise unknown("style", str(name_or_path), styles)
+    families = sorted({n for n in styles if n.startswith(key + "_")
+                       and not n[len(key) + 1:].startswith("lite")})
+    if len(families) == 1 or (families and all(f.startswith(families[0]) for f in families)):
+        return find(families[0], prefer)
+    raise unknown("style", str(name_or_path), [s.name for s in styles.values()])

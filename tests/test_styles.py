@@ -82,8 +82,7 @@ def test_a_found_style_runs(library):
     assert st(np.full((20, 24, 3), 128, np.uint8)).shape == (20, 24, 3)
 
 
-@pytest.mark.parametrize("name, suggestion", [("stary", "starry"), ("Bright", "bright"),
-                                              ("brite", "bright")])
+@pytest.mark.parametrize("name, suggestion", [("stary", "starry"), ("brite", "bright")])
 def test_unknown_name_suggests_the_closest(library, name, suggestion):
     with pytest.raises(ConfigError) as e:
         styles.find(name)
@@ -166,3 +165,36 @@ def test_the_user_data_folder_is_searched(tmp_path, monkeypatch, models):
     user = tmp_path / "data" / "rtstyle" / "models"
     shutil.copytree(models["starry"], user / "mine")
     assert styles.find("mine") == user / "mine"
+
+
+@pytest.fixture
+def zoo_names(tmp_path, monkeypatch, models) -> Path:
+    """Installed copies named like the zoo: starry_night_lite, its _stable variant, a full
+    starry_night, and great_wave_hokusai_lite; nothing else."""
+    lib = tmp_path / "zoo"
+    lib.mkdir()
+    for name in ("starry_night_lite", "starry_night_lite_stable", "starry_night",
+                 "great_wave_hokusai_lite"):
+        shutil.copytree(models["starry"], lib / name)
+    monkeypatch.setenv("RTSTYLE_MODELS", str(lib))
+    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return lib
+
+
+@pytest.mark.parametrize("name, prefer, found", [
+    ("starry_night", "lite", "starry_night_lite"),
+    ("starry_night", "full", "starry_night"),
+    ("STARRY_Night_Lite", "full", "starry_night_lite"),
+    ("starry_night_lite_stable", "lite", "starry_night_lite_stable"),
+    ("great_wave", "lite", "great_wave_hokusai_lite"),
+    ("great_wave_hokusai", "full", "great_wave_hokusai_lite"),  # no full net: the lite one
+    ("Great_Wave", "lite", "great_wave_hokusai_lite"),
+])
+def test_names_ignore_case_and_the_net_size(zoo_names, name, prefer, found):
+    assert styles.find(name, prefer) == zoo_names / found
+
+
+def test_an_ambiguous_or_unknown_prefix_lists_the_installed_styles(zoo_names):
+    with pytest.raises(ConfigError, match="unknown style 'wave'.*great_wave_hokusai_lite"):
+        styles.find("wave")

@@ -67,20 +67,68 @@ def painting_styles(args: argparse.Namespace, shape=None) -> dict:
                                  args.backend, args.threads, shape, args.alpha)
 
 
+def choose_style(args: argparse.Namespace) -> None:
+    """Settle ``--style`` before the engine starts: a painting file given to ``--style`` moves
+    to ``--style-image``; no style at all means the default one. Each says so in one line."""
+    import sys
+
+    from .. import images, styles
+
+    if args.style and not args.style_image and Path(args.style).is_file() \
+            and Path(args.style).suffix.lower() in images.READ_SUFFIXES:
+        print(f"rtstyle: {args.style} is a painting: stylising with the any-painting path "
+              "(train a net for it with 'rtstyle train')", file=sys.stderr)
+        args.style_image, args.style = [args.style], None
+    elif not args.style and not args.style_image:
+        args.style = styles.find(styles.DEFAULT, prefer_size(args.backend)).name
+        print(f"rtstyle: using the default style {args.style} (pick another with --style; "
+              "'rtstyle styles' lists them)", file=sys.stderr)
+
+
+def style_label(args: argparse.Namespace, stylizer) -> str:
+    """What outputs are named after: the style the user chose (its installed name, so that
+    ``starry_night_lite`` and ``starry_night_lite_stable`` differ), else the model's own name."""
+    from .. import styles
+
+    if args.style_image:
+        name = Path(args.style_image[0]).stem
+    elif args.style and not (Path(args.style).exists() or Path(args.style).suffix == ".onnx"
+                             or len(Path(args.style).parts) > 1):
+        name = styles.find(args.style, prefer_size(args.backend)).name
+    else:
+        main = stylizer.models["main"]
+        name = getattr(main, "name", None) or main.info.name
+    return safe_name(name, "styled")
+
+
+def prefer_size(backend: str) -> str:
+    """The net size a style name without one means: full where a GPU runs it, else lite."""
+    if backend in ("ort-cuda", "ort-trt", "torch-compile"):
+        return "full"
+    if backend == "auto":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return "full"
+    return "lite"
+
+
 def make_stylizer(args: argparse.Namespace, shape=None):
     from .. import styles
     from ..errors import InputError
     from ..stylizer import Controls, Stylizer
 
-    if bool(args.style) == bool(args.style_image):
+    if args.style and args.style_image:
         raise InputError("give a trained style with --style, or a painting with --style-image "
                          "(one of them)")
     if args.style_image and len(args.style_image) > 1:
         raise InputError("one --style-image here (the webcam takes several)")
     paintings = painting_styles(args, shape)
-    models = {"main": styles.find(args.style) if args.style else next(iter(paintings.values()))}
+    prefer = prefer_size(args.backend)
+    models = {"main": styles.find(args.style, prefer) if args.style
+              else next(iter(paintings.values()))}
     if args.blend:
-        models["blend"] = styles.find(args.blend)
+        models["blend"] = styles.find(args.blend, prefer)
     controls = Controls(strength=args.strength, preserve_color=args.preserve_color,
                         blend="blend" if args.blend else None, blend_weight=args.blend_weight,
                         stabilize=getattr(args, "stabilize", 0.0))
@@ -92,9 +140,14 @@ def register(sub) -> None:
     p = sub.add_parser("image", help="stylise image files with a trained style",
                        description=__doc__)
     add_common(p)
-    p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
-    p.add_argument("--out", default="out/images", metavar="DIR",
-                   help="output folder (default out/images)")
+    p.add_argument("inputs", nargs="+", metavar="IN",
+                   help="image files or folders; - reads one image from standard input")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="output file (for one input) or folder (default out/images); "
+                   "- writes a PNG to standard output")
+    p.add_argument("--out", help=argparse.SUPPRESS)  # the old spelling, for one release
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files (default: write a numbered name and say so)")
     p.add_argument("--format", choices=("png", "jpg", "same"), default="same",
                    help="output format (default: the input's, PNG for other kinds)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -102,40 +155,17 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _targets(files, out_dir: Path, label: str, fmt: str) -> list[Path]:
-    """``<stem>_<style>.<ext>`` per input; inputs with the same name get _2, _3, ..."""
-    seen: set[Path] = set()
-    out = []
-    for f in files:
-        suffix = f".{fmt}" if fmt != "same" else (
-            f.suffix.lower() if f.suffix.lower() in (".jpg", ".jpeg", ".png") else ".png")
-        target, k = out_dir / f"{f.stem}_{label}{suffix}", 2
-        while target in seen:
-            target, k = out_dir / f"{f.stem}_{label}_{k}{suffix}", k + 1
-        seen.add(target)
-        out.append(target)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from . import outputs
 
-    from .. import images
-
-    files = images.collect_images(args.inputs)
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        from ..errors import InputError
-
-        raise InputError(f"--out must be a folder, got a file: {out_dir}")
+    choose_style(args)
+    plan = outputs.plan_images(args.inputs, outputs.output_option(args, "out/images"),
+                               args.format, args.overwrite)
     stylizer = make_stylizer(args, shape=None)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    main = stylizer.models["main"]
-    label = safe_name(getattr(main, "name", None) or main.info.name, "styled")
-    targets = _targets(files, out_dir, label, args.format)
-    written = []
-    for f, target in tqdm(list(zip(files, targets)), desc="image", unit="img",
-                          disable=True if args.quiet else None):
-        written.append(images.write_image(target, stylizer(images.read_image(f))))
-    print(f"wrote {len(written)} image(s) to {out_dir} with {stylizer.describe()}")
-    return 0
+    done = outputs.write_images(plan, style_label(args, stylizer), stylizer, args.quiet)
+    for old, new in done.renamed:
+        print(f"{old.name} exists: wrote {new.name} instead (--overwrite replaces)")
+    if done.written:
+        where = plan.folder or done.written[0].parent
+        print(f"wrote {len(done.written)} image(s) to {where} with {stylizer.describe()}")
+    return done.raise_failures()

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from .args import add_common, nonneg_float, positive_float, positive_int
-from .image import add_engine_args, add_stabilize_arg, make_stylizer
+from .image import add_engine_args, add_stabilize_arg, choose_style, make_stylizer
 
 
 def register(sub) -> None:
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         video.check_paths(src, dst)
     options = video.EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset,
                                   audio=not args.no_audio)
+    choose_style(args)
     stylizer = make_stylizer(args, shape=None)
     failed = []
     with interrupts.deferred() as stop:

@@ -49,8 +49,15 @@ class FeatureExtractor(nn.Module):
         if not wanted:
             return out
         h = self.preprocess(x)
+        previous = None
         for name, module in self.body.items():
-            h = module(h)
+            if isinstance(module, nn.ReLU) and previous is not None and previous not in wanted:
+                # In place: nobody keeps the layer before (a convolution's backward needs only
+                # its input), and the frozen network is memory-bound on a CPU.
+                h = torch.relu_(h)
+            else:
+                h = module(h)
+            previous = name
             if name in wanted:
                 out[name] = h
                 if len(out) == len(wanted):

@@ -78,7 +78,7 @@ def out(tmp_path) -> Path:
 
 
 def image(inp, style, out_dir, *extra):
-    return ["image", inp, "--style", style, "--out", out_dir, "-q", *extra]
+    return ["image", inp, "--style", style, "-o", out_dir, "-q", *extra]
 
 
 def read(path: Path) -> np.ndarray:
@@ -120,7 +120,7 @@ def test_a_folder_of_images(capsys, models, inputs, out):
 
 def test_several_inputs_and_the_onnx_file_itself(capsys, models, inputs, out):
     argv = ["image", inputs["photo"], inputs["odd"], "--style", models["starry"] / "model.onnx",
-            "--out", out, "-q"]
+            "-o", out, "-q"]
     code, stdout, err = cli(argv, capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["odd_starry.png", "photo_starry.jpg"]
@@ -329,7 +329,7 @@ def test_out_must_be_a_folder(capsys, models, inputs, tmp_path):
     (tmp_path / "file").write_text("x")
     status, _, err = cli(image(inputs["photo"], models["starry"], tmp_path / "file"), capsys)
     assert status == 1
-    assert_one_line_error(err, "--out must be a folder")
+    assert_one_line_error(err, "-o/--output must be a folder", "existing file")
 
 
 def test_a_folder_without_images(capsys, models, tmp_path, out):
@@ -350,3 +350,105 @@ def test_an_image_larger_than_8k_is_refused_then_works_with_max_side(capsys, mod
     code, _, err = cli(image(big, models["starry"], out, "--max-side", "256"), capsys)
     assert code == 0, err
     assert read(out / "big_starry.png").shape == (4400, 7700, 3)
+
+
+# --- conventions: default style, -o, -, no silent overwrite, bad files -------------------------
+
+def test_no_style_uses_the_default_and_says_which(capsys, inputs, tmp_path, monkeypatch, models):
+    from rtstyle import styles
+
+    lib = tmp_path / "lib"
+    shutil.copytree(models["starry"], lib / f"{styles.DEFAULT}_lite")
+    monkeypatch.setenv("RTSTYLE_MODELS", str(lib))
+    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
+    out = tmp_path / "out"
+    code, stdout, err = cli(["image", inputs["photo"], "-o", out, "-q"], capsys)
+    assert code == 0, err
+    assert err.strip() == (f"rtstyle: using the default style {styles.DEFAULT}_lite (pick "
+                           "another with --style; 'rtstyle styles' lists them)")
+    assert [p.name for p in out.iterdir()] == [f"photo_{styles.DEFAULT}_lite.jpg"]
+
+
+def test_outputs_are_named_after_the_chosen_style(capsys, inputs, tmp_path, monkeypatch, models):
+    lib = tmp_path / "lib"
+    shutil.copytree(models["starry"], lib / "starry_night_lite")
+    shutil.copytree(models["bright"], lib / "starry_night_lite_stable")
+    monkeypatch.setenv("RTSTYLE_MODELS", str(lib))
+    out = tmp_path / "out"
+    for style in ("starry_night", "starry_night_lite_stable"):
+        assert cli(image(inputs["photo"], style, out), capsys)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ["photo_starry_night_lite.jpg",
+                                                     "photo_starry_night_lite_stable.jpg"]
+
+
+def test_an_existing_file_is_not_replaced_without_overwrite(capsys, models, inputs, out):
+    assert cli(image(inputs["photo"], models["starry"], out), capsys)[0] == 0
+    first = (out / "photo_starry.jpg").read_bytes()
+    assert cli(image(inputs["photo"], models["bright"], out), capsys)[0] == 0
+    code, stdout, _ = cli(image(inputs["photo"], models["starry"], out, "--strength", "0.5"),
+                          capsys)
+    assert code == 0
+    assert "photo_starry.jpg exists: wrote photo_starry-2.jpg instead (--overwrite replaces)" \
+        in stdout
+    assert (out / "photo_starry.jpg").read_bytes() == first
+    code, _, _ = cli(image(inputs["photo"], models["starry"], out, "--strength", "0.5",
+                           "--overwrite"), capsys)
+    assert code == 0 and (out / "photo_starry.jpg").read_bytes() != first
+    assert sorted(p.name for p in out.iterdir()) == ["photo_bright.jpg", "photo_starry-2.jpg",
+                                                     "photo_starry.jpg"]
+
+
+def test_output_to_a_file_in_a_missing_folder(capsys, models, inputs, tmp_path):
+    target = tmp_path / "new" / "deeper" / "result.png"
+    code, stdout, err = cli(["image", inputs["photo"], "--style", models["starry"], "-o", target,
+                             "-q"], capsys)
+    assert code == 0, err
+    assert read(target).shape == read(inputs["photo"]).shape
+    assert "wrote 1 image(s)" in stdout
+
+
+def test_standard_input_to_standard_output(models, inputs):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "rtstyle", "image", "-", "--style",
+                           str(models["starry"]), "-o", "-", "-q"],
+                          input=inputs["photo"].read_bytes(), capture_output=True, cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout[:8] == b"\x89PNG\r\n\x1a\n"
+    img = cv2.imdecode(np.frombuffer(done.stdout, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape == read(inputs["photo"]).shape
+
+
+def test_one_bad_photo_does_not_stop_the_others(capsys, models, inputs, tmp_path, out):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    shutil.copy(inputs["photo"], d / "a.jpg")
+    (d / "b.jpg").write_bytes(b"not a jpeg")
+    shutil.copy(inputs["odd"], d / "c.png")
+    code, stdout, err = cli(image(d, models["starry"], out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "1 of 3 images failed", "b.jpg")
+    assert sorted(p.name for p in out.iterdir()) == ["a_starry.jpg", "c_starry.png"]
+    assert "wrote 2 image(s)" in stdout
+
+
+def test_a_run_that_fails_leaves_no_output_folder(capsys, models, tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "never"
+    code, _, err = cli(image(tmp_path / "bad.jpg", models["starry"], out), capsys)
+    assert code == 1
+    assert_one_line_error(err, "cannot read image")
+    assert not out.exists()
+
+
+def test_the_old_out_flag_still_works_with_a_deprecation_line(capsys, models, inputs, out):
+    code, _, err = cli(["image", inputs["photo"], "--style", models["starry"], "--out", out,
+                        "-q"], capsys)
+    assert code == 0
+    assert err.strip() == ("rtstyle: --out is deprecated and will go in the next release; "
+                           "use -o/--output")
+    assert [p.name for p in out.iterdir()] == ["photo_starry.jpg"]

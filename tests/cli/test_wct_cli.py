@@ -233,7 +233,7 @@ def test_wct_without_content_or_texture_is_an_error(capsys, wct_root, pics, tmp_
 def test_image_with_a_painting_writes_a_png(capsys, pics, tmp_path, level):
     out_dir = tmp_path / "styled"
     code, stdout, err = cli(["image", pics["small"], "--style-image", pics["style"],
-                             "--wct-level", level, "--out", out_dir, "-q"], capsys)
+                             "--wct-level", level, "-o", out_dir, "-q"], capsys)
     assert code == 0, err
     target = out_dir / "small_style.png"
     assert sorted(p.name for p in out_dir.iterdir()) == [target.name]
@@ -246,7 +246,7 @@ def test_image_alpha_zero_is_the_same_for_any_painting(capsys, pics, tmp_path):
     def run(style, alpha):
         out = tmp_path / f"{Path(style).stem}_{alpha}"
         code, _, err = cli(["image", pics["small"], "--style-image", style, "--wct-level", "1",
-                            "--alpha", alpha, "--out", out, "-q"], capsys)
+                            "--alpha", alpha, "-o", out, "-q"], capsys)
         assert code == 0, err
         (f,) = out.iterdir()
         return read(f)
@@ -308,7 +308,6 @@ def test_webcam_with_a_painting_and_the_wct_level_of_a_missing_graph(capsys, cli
 
 @pytest.mark.parametrize("argv, needle", [
     (["--style", "x", "--style-image", "style"], "one of them"),
-    ([], "give a trained style with --style, or a painting with --style-image"),
     (["--style-image", "style", "--alpha", "2"], "alpha must be between 0 and 1, got 2.0"),
     (["--style-image", "style", "--wct-level", "4"], "rtstyle export --model models/wct/level4"),
     (["--style-image", "style", "--wct-level", "6"], "WCT level must be one of 1..5"),
@@ -320,7 +319,7 @@ def test_webcam_with_a_painting_and_the_wct_level_of_a_missing_graph(capsys, cli
 def test_bad_style_image_runs_are_one_line_errors(capsys, pics, tmp_path, argv, needle):
     out_dir = tmp_path / "styled"
     argv = [pics.get(a, tmp_path / a if a == "missing.png" else a) for a in argv]
-    code, stdout, err = cli(["image", pics["small"], "--out", out_dir, "-q", *argv], capsys)
+    code, stdout, err = cli(["image", pics["small"], "-o", out_dir, "-q", *argv], capsys)
     assert code == 1 and stdout == ""
     assert_one_line_error(err, needle)
     assert not out_dir.exists()
@@ -338,7 +337,7 @@ def test_wct_flags_without_a_painting_are_errors(capsys, pics, tmp_path, clip):
 
 def test_a_wct_folder_as_style_points_at_style_image(capsys, wct_root, pics, tmp_path):
     folder = wct_root / "wct" / "level1"  # already exported
-    code, _, err = cli(["image", pics["small"], "--style", folder, "--out", tmp_path / "o",
+    code, _, err = cli(["image", pics["small"], "--style", folder, "-o", tmp_path / "o",
                         "-q"], capsys)
     assert code == 1
     assert_one_line_error(err)
@@ -347,7 +346,7 @@ def test_a_wct_folder_as_style_points_at_style_image(capsys, wct_root, pics, tmp
 
 def test_a_wct_graph_as_style_is_refused_with_a_model_error(capsys, wct_root, pics, tmp_path):
     graph = wct_root / "wct" / "level1" / "realtime.onnx"
-    code, _, err = cli(["image", pics["small"], "--style", graph, "--out", tmp_path / "o",
+    code, _, err = cli(["image", pics["small"], "--style", graph, "-o", tmp_path / "o",
                         "-q"], capsys)
     assert code == 1
     assert_one_line_error(err)
@@ -356,7 +355,18 @@ def test_a_wct_graph_as_style_is_refused_with_a_model_error(capsys, wct_root, pi
 
 def test_a_torch_backend_with_a_painting_names_the_backend(capsys, pics, tmp_path):
     code, _, err = cli(["image", pics["small"], "--style-image", pics["style"], "--wct-level",
-                        "1", "--backend", "torch", "--out", tmp_path / "o", "-q"], capsys)
+                        "1", "--backend", "torch", "-o", tmp_path / "o", "-q"], capsys)
     assert code == 1
     assert_one_line_error(err, "backend")
     assert "not a style net" not in err
+
+
+def test_a_painting_given_to_style_takes_the_any_painting_path(capsys, pics, tmp_path):
+    out_dir = tmp_path / "styled"
+    code, stdout, err = cli(["image", pics["small"], "--style", pics["style"], "--wct-level", 1,
+                             "-o", out_dir, "-q"], capsys)
+    assert code == 0, err
+    assert err.strip() == (f"rtstyle: {pics['style']} is a painting: stylising with the "
+                           "any-painting path (train a net for it with 'rtstyle train')")
+    assert [p.name for p in out_dir.iterdir()] == ["small_style.png"]
+    assert "WCT relu1_1" in stdout

@@ -147,15 +147,16 @@ def test_the_loss_network_stops_at_the_deepest_layer_a_term_needs():
         images.resize_to(images.read_image(assets.path(assets.DEMO_CONTENT)), (40, 48))))
     y = x.flip(-1)
 
-    ran: list[str] = []
+    ran: list[str] = []  # the convolutions that ran
     hooks = [m.register_forward_hook(lambda m, i, o, name=name: ran.append(name))
-             for name, m in net.body.items()]
+             for name, m in net.body.items() if name.startswith("conv")]
     try:
         targets = loss.content_features(x)
-        assert ran[-1] == "relu2_2"
+        assert ran == ["conv1_1", "conv1_2", "conv2_1", "conv2_2"]
         ran.clear()
         terms = loss(y, targets)
-        assert ran[-1] == "relu4_3" and len(ran) == net.layer_names.index("relu4_3") + 1
+        convs = [n for n in net.layer_names if n.startswith("conv")]
+        assert ran == convs[:convs.index("conv4_3") + 1]
     finally:
         for h in hooks:
             h.remove()
@@ -164,3 +165,13 @@ def test_the_loss_network_stops_at_the_deepest_layer_a_term_needs():
                         targets)
     assert terms.total.item() == whole.total.item()
     assert terms.style.item() == whole.style.item()
+
+
+def test_asking_for_a_convolution_and_its_relu_keeps_both():
+    """The loss network applies ReLU in place only where the layer before is not returned."""
+    net = load_loss_network("vgg19", torch.device("cpu"))
+    x = torch.rand(1, 3, 24, 24) * 255
+    both = net(x, ["conv1_2", "relu1_2"])
+    assert (both["conv1_2"] < 0).any()
+    torch.testing.assert_close(both["relu1_2"], both["conv1_2"].clamp_min(0))
+    torch.testing.assert_close(net(x, ["relu1_2"])["relu1_2"], both["relu1_2"])
