@@ -64,10 +64,19 @@ class VideoResult:
     rotated: int = 0
     interrupted: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    #: Frames the container declares for the part asked for (0 when it declares nothing).
+    declared_frames: int = 0
 
     @property
     def fps_processed(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def incomplete(self) -> bool:
+        """Fewer frames decoded than the file declares: truncated or damaged. Containers round
+        their durations, so a frame or 2 % short is still complete."""
+        return self.declared_frames > 0 and (
+            self.frames < self.declared_frames - max(2, 0.02 * self.declared_frames))
 
 
 @dataclass
@@ -153,7 +162,7 @@ def stylise_video(src: str | os.PathLike, dst: str | os.PathLike,
         total = int(container.duration / 1e6 * float(rate))
     if duration is not None:
         total = min(total, int(duration * float(rate)) + 1) if total else int(duration * float(rate))
-    result = VideoResult(dst, fps=float(rate))
+    result = VideoResult(dst, fps=float(rate), declared_frames=total)
     stop = threading.Event()
     errors: list[BaseException] = []
     decoded: queue.Queue = queue.Queue(maxsize=8)

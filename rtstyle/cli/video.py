@@ -3,6 +3,10 @@
 Decoding, inference and encoding run in parallel threads. Frame count, frame rate and timestamps
 are kept, and the audio track is copied unchanged. The output appears only when it is complete:
 Ctrl-C or an error leaves nothing at OUT.
+
+Exit status: 0 every video done; 1 an error (for a folder: a video that could not be read);
+3 a truncated or damaged video, whose frames that decode were written (a warning gives the
+decoded and the declared durations); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from pathlib import Path
 
 from .args import add_common, nonneg_float, positive_float, positive_int
 from .image import add_engine_args, add_stabilize_arg, choose_style, make_stylizer
+
+#: Exit status of a run that wrote only what a truncated or damaged video let it decode.
+EXIT_INCOMPLETE = 3
 
 
 def register(sub) -> None:
@@ -56,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not src.exists():
             raise InputError(f"video not found: {src}")
+        from .. import images
+
+        if src.suffix.lower() in images.READ_SUFFIXES:
+            raise InputError(f"{src} is a still image; stylise it with 'rtstyle image {src}'")
         if dst.is_dir():
             dst = dst / f"{src.stem}_styled.mp4"
         jobs = [(src, dst)]
@@ -64,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                                   audio=not args.no_audio)
     choose_style(args)
     stylizer = make_stylizer(args, shape=None)
-    failed = []
+    failed, incomplete = [], []
     with interrupts.deferred() as stop:
         for src_file, out_file in jobs:
             if src.is_dir():
@@ -76,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
                     continue
             else:
                 result = _one(src_file, out_file, stylizer, options, args, stop)
+            if result.incomplete:
+                incomplete.append(src_file)
+                _warn_incomplete(src_file, result)
             t = result.timings
             busy = sum(t.values()) or 1.0
             print(f"wrote {result.output}: {result.frames} frames {result.width}x{result.height} "
@@ -88,7 +102,18 @@ def run(args: argparse.Namespace) -> int:
                   f"encode {t['encode'] / busy:.0%} of busy time)")
     if failed:
         print(f"skipped {len(failed)} video(s) that could not be read:\n  " + "\n  ".join(failed))
-    return 1 if failed and len(failed) == len(jobs) else 0
+        raise InputError(f"{len(failed)} of {len(jobs)} videos could not be read (listed above)")
+    return EXIT_INCOMPLETE if incomplete else 0
+
+
+def _warn_incomplete(src, result) -> None:
+    import sys
+
+    fps = result.fps or 1.0
+    print(f"rtstyle: warning: {src} is truncated or damaged: decoded {result.frames} of "
+          f"{result.declared_frames} declared frames ({result.frames / fps:.2f} s of "
+          f"{result.declared_frames / fps:.2f} s); wrote what decoded to {result.output}",
+          file=sys.stderr)
 
 
 def _one(src, dst, stylizer, options, args, stop):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_one_line_error, cli, make_audio_only, make_clip
+from tests.helpers import ROOT, assert_one_line_error, cli, make_audio_only, make_clip
 
 av = pytest.importorskip("av")
 
@@ -116,8 +116,8 @@ def video_folder(tmp_path, clips) -> Path:
 def test_a_folder_of_videos(capsys, models, video_folder, tmp_path):
     dst = tmp_path / "styled"
     code, out, err = cli(video(video_folder, dst, models["bright"]), capsys)
-    assert code == 0, err
-    assert "Traceback" not in err
+    assert code == 1  # the good ones are written, the run is not a success
+    assert_one_line_error(err, "1 of 3 videos could not be read")
     written = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
     assert written == ["a.mp4", "sub/b.mp4"]
     frames, audio, _ = count(dst / "a.mp4")
@@ -256,3 +256,27 @@ def test_an_audio_codec_is_a_one_line_error_naming_it(capsys, models, clips, tmp
                                "--codec", "aac"), capsys)
     assert status == 1
     assert_one_line_error(err, "codec 'aac'")
+
+
+def test_a_truncated_video_writes_what_decodes_warns_and_exits_3(capsys, models, tmp_path):
+    whole = make_clip(tmp_path / "whole.mkv", frames=40, audio=False)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:int(len(data) * 0.6)])  # MKV keeps its header: the start decodes
+    dst = tmp_path / "out.mp4"
+    code, out, err = cli(video(cut, dst, models["starry"]), capsys)
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"rtstyle: warning: {cut} is truncated")
+    decoded = count(dst)[0]
+    assert 0 < decoded < 40
+    assert f"decoded {decoded} of 40 declared frames ({decoded / 25:.2f} s of 1.60 s)" in lines[0]
+
+
+def test_a_still_image_is_refused(capsys, models, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes((ROOT / "rtstyle" / "assets" / "tubingen.jpg").read_bytes())
+    code, _, err = cli(video(photo, tmp_path / "out.mp4", models["starry"]), capsys)
+    assert code == 1
+    assert_one_line_error(err, "is a still image", "rtstyle image")
+    assert not (tmp_path / "out.mp4").exists()
