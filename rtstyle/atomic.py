@@ -35,13 +35,24 @@ def _create_temp(target: Path) -> Path:
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """Return ``path`` as a Path after checking its folder exists and it is not a folder itself."""
+    """Return ``path`` as a Path after checking, before any work, that it can be written.
+
+    It must not be a folder; its folder must exist or be creatable (missing folders are made
+    when the file is written, not now, so a failed run leaves none behind), and the nearest
+    existing folder must be writable (probed with a real file: permission bits do not tell
+    for root or read-only mounts).
+    """
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder does not exist: {parent}")
     if path.is_dir():
         raise InputError(f"output path is a folder, expected a file name: {path}")
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next(p for p in (parent, *parent.parents) if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise InputError(f"cannot create the output folder {parent}: {existing} is a file")
+    try:
+        _create_temp(existing / ".rtstyle-write-probe").unlink()
+    except OSError as e:
+        raise InputError(f"cannot write to {existing}: {e.strerror or e}") from None
     return path
 
 
@@ -53,6 +64,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     exception propagates.
     """
     target = check_output_path(path)
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _create_temp(target)
     try:
         yield tmp_path
@@ -60,6 +73,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        for folder in made:  # deepest first: the folders this write created, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
 
 

@@ -126,8 +126,6 @@ def check_paths(src: str | os.PathLike | None, dst: str | os.PathLike) -> Path:
             same = os.path.samefile(src, dst)
         if same:
             raise VideoError(f"the output {dst} is the input: choose another file name")
-    if not os.access(dst.parent, os.W_OK):
-        raise VideoError(f"cannot write to {dst.parent}: permission denied")
     return dst
 
 

@@ -82,13 +82,35 @@ def test_new_file_mode_follows_the_current_umask(tmp_path, mask):
     assert _mode(tmp_path / "atomic.txt") == _mode(tmp_path / "plain.txt")
 
 
-def test_missing_folder_and_folder_target_are_refused(tmp_path):
-    with pytest.raises(InputError, match="does not exist"):
-        atomic.write_bytes(tmp_path / "missing" / "x.bin", b"x")
+def test_missing_folders_are_created_and_a_folder_target_is_refused(tmp_path):
+    atomic.write_bytes(tmp_path / "missing" / "deeper" / "x.bin", b"x")
+    assert (tmp_path / "missing" / "deeper" / "x.bin").read_bytes() == b"x"
     (tmp_path / "d").mkdir()
     with pytest.raises(InputError, match="folder"):
         atomic.write_bytes(tmp_path / "d", b"x")
-    assert os.listdir(tmp_path) == ["d"] and os.listdir(tmp_path / "d") == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="cannot create the output folder .* is a file"):
+        atomic.write_bytes(tmp_path / "file" / "sub" / "x.bin", b"x")
+    assert sorted(os.listdir(tmp_path)) == ["d", "file", "missing"]
+    assert os.listdir(tmp_path / "d") == []
+
+
+def test_a_failed_write_removes_the_folders_it_created(tmp_path):
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(tmp_path / "new" / "deeper" / "x.bin") as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("failed mid-write")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_unwritable_folder_is_refused_before_any_work(tmp_path, monkeypatch):
+    """Probed with a real file (root ignores permission bits): here the probe is refused."""
+    def refuse(target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(atomic, "_create_temp", refuse)
+    with pytest.raises(InputError, match=f"cannot write to {tmp_path}: Permission denied"):
+        atomic.check_output_path(tmp_path / "x.bin")
 
 
 def test_relative_path_in_current_folder(tmp_path, monkeypatch):

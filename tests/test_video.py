@@ -334,10 +334,20 @@ def test_output_extensions(clips, out, name):
     assert list(out.iterdir()) == []
 
 
-def test_the_output_folder_must_exist(clips, out):
-    with pytest.raises(InputError, match="output folder does not exist"):
-        stylise_video(clips["basic"], out / "nope" / "o.mp4", identity)
-    assert list(out.iterdir()) == []
+def test_a_missing_output_folder_is_created_and_removed_again_if_the_run_fails(clips, out):
+    result = stylise_video(clips["basic"], out / "new" / "o.mp4", identity)
+    assert result.output.is_file()
+    seen = []
+
+    def fail_on_the_third(frame):
+        seen.append(1)
+        if len(seen) == 3:
+            raise RuntimeError("the net failed")
+        return frame
+
+    with pytest.raises(Exception, match="the net failed"):
+        stylise_video(clips["basic"], out / "other" / "deeper" / "o.mp4", fail_on_the_third)
+    assert sorted(p.name for p in out.iterdir()) == ["new"]
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
@@ -345,7 +355,7 @@ def test_the_output_folder_must_exist(clips, out):
 def test_a_read_only_output_folder(clips, out):
     out.chmod(0o555)
     try:
-        with pytest.raises(VideoError, match="permission denied"):
+        with pytest.raises(InputError, match="Permission denied"):
             stylise_video(clips["basic"], out / "o.mp4", identity)
         assert list(out.iterdir()) == []
     finally:
@@ -353,11 +363,14 @@ def test_a_read_only_output_folder(clips, out):
 
 
 def test_an_unwritable_output_folder_is_refused_before_reading(clips, out, monkeypatch):
-    """The same check as above, runnable as root: os.access says the folder is not writable."""
-    real = os.access
-    monkeypatch.setattr(video.os, "access",
-                        lambda p, mode, **kw: False if Path(p) == out else real(p, mode, **kw))
-    with pytest.raises(VideoError, match="permission denied"):
+    """The same check as above, runnable as root: the write probe in the folder is refused."""
+    from rtstyle import atomic
+
+    def refuse(target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(atomic, "_create_temp", refuse)
+    with pytest.raises(InputError, match="Permission denied"):
         stylise_video(clips["basic"], out / "o.mp4", identity)
     assert list(out.iterdir()) == []
 

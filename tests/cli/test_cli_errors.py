@@ -54,7 +54,6 @@ CASES = [
     ("corrupt-content", "corrupt", None, "o.png", [], 1, ["cannot read image", "corrupt.jpg"]),
     ("unreadable-style", None, "text", "o.png", [], 1, ["cannot read image", "notes.png"]),
     ("style-is-folder", None, "folder", "o.png", [], 1, ["folder"]),
-    ("output-folder-missing", None, None, "nope/o.png", [], 1, ["output folder does not exist"]),
     ("output-extension", None, None, "o.xyz", [], 1, ["cannot write '.xyz'"]),
     ("unknown-style-layer", None, None, "o.png", ["--style-layers", "relu1_1,relu9_9"], 1,
      ["'relu9_9'", "did you mean"]),
@@ -246,3 +245,24 @@ def test_unusual_content_runs_end_to_end(make, size, capsys, tmp_path, out_dir, 
     assert summary["config"]["size"] == 32 and summary["config"]["iterations"] == 2
     assert set(summary["final_losses"]) == {"content", "style", "tv", "total"}
     assert summary["final_losses"]["total"] == pytest.approx(float(rows[-1][4]))
+
+
+def test_an_unwritable_output_fails_before_the_optimisation(capsys, out_dir, content_path,
+                                                             style_path, monkeypatch):
+    """The write probe is refused (as in a read-only folder, even for root): one line, and the
+    optimisation never starts."""
+    from rtstyle import atomic
+    from rtstyle.train import gatys as gatys_module
+
+    def refuse(target):
+        raise PermissionError(13, "Permission denied")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the optimisation started")
+
+    monkeypatch.setattr(atomic, "_create_temp", refuse)
+    monkeypatch.setattr(gatys_module, "stylize_gatys", must_not_run)
+    status, out, err = cli(gatys(content_path, style_path, out_dir / "o.png"), capsys)
+    assert status == 1
+    assert_one_line_error(err, f"cannot write to {out_dir}", "Permission denied")
+    assert list(out_dir.iterdir()) == []

@@ -115,7 +115,6 @@ CASES = [
     ("weights-missing", _no_weights, None, [], 1, ["weights file model.safetensors is missing"]),
     ("weights-corrupt", _bad_weights, None, [], 1, ["cannot read", "model.safetensors"]),
     ("out-extension", None, "out/m.txt", [], 1, ["must end in .onnx", "m.txt"]),
-    ("out-folder-missing", None, "nope/m.onnx", [], 1, ["output folder does not exist", "nope"]),
     ("out-is-a-folder", None, "out", [], 1, ["must end in .onnx"]),
     ("opset-5", None, "out/m.onnx", ["--opset", "5"], 1,
      ["opset must be between 11 and 21, got 5"]),

@@ -208,7 +208,6 @@ ERRORS = [
     ("no-video-stream", "audio_only", "o.mp4", [], 1, ["no video stream"]),
     ("out-is-in", "clip", "IN", [], 1, ["is the input"]),
     ("out-extension", "clip", "o.gif", [], 1, ["cannot write '.gif'"]),
-    ("out-folder-missing", "clip", "nope/o.mp4", [], 1, ["output folder does not exist"]),
     ("bogus-codec", "clip", "o.mp4", ["--codec", "bogus"], 1, ["codec 'bogus'"]),
     ("negative-start", "clip", "o.mp4", ["--start", "-1"], 2, ["--start", ">= 0"]),
     ("zero-duration", "clip", "o.mp4", ["--duration", "0"], 2, ["--duration", "> 0"]),
@@ -280,3 +279,10 @@ def test_a_still_image_is_refused(capsys, models, tmp_path):
     assert code == 1
     assert_one_line_error(err, "is a still image", "rtstyle image")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_the_output_goes_into_a_new_folder(capsys, models, clips, tmp_path):
+    dst = tmp_path / "new" / "deeper" / "o.mp4"
+    code, _, err = cli(video(clips["clip"], dst, models["starry"]), capsys)
+    assert code == 0, err
+    assert count(dst)[0] > 0

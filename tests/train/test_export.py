@@ -338,13 +338,20 @@ def test_export_failures_write_nothing(kwargs, words, model_copy, tmp_path):
     assert listing(model_copy) == before
 
 
-def test_export_into_a_missing_folder_writes_nothing(model_copy, tmp_path):
+def test_export_into_a_missing_folder_creates_it(model_copy, tmp_path):
+    before = listing(model_copy)
+    export.export(model_copy, out=tmp_path / "new" / "m.onnx")
+    assert (tmp_path / "new" / "m.onnx").is_file()
+    assert listing(model_copy) == before
+
+
+def test_export_under_a_file_writes_nothing(model_copy, tmp_path):
     from rtstyle.errors import InputError
 
     before = listing(model_copy)
-    with pytest.raises(InputError, match="output folder does not exist"):
-        export.export(model_copy, out=tmp_path / "nope" / "m.onnx")
-    assert not (tmp_path / "nope").exists()
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(InputError, match="taken is a file"):
+        export.export(model_copy, out=tmp_path / "taken" / "m.onnx")
     assert listing(model_copy) == before
 
 
