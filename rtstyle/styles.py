@@ -9,6 +9,7 @@ the folders of ``$RTSTYLE_MODELS`` (separated by ``os.pathsep``), the repository
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,21 @@ def find(name_or_path: str | os.PathLike, prefer: str = "lite") -> Path:
     if len(families) == 1 or (families and all(f.startswith(families[0]) for f in families)):
         return find(families[0], prefer)
     raise unknown("style", str(name_or_path), [s.name for s in styles.values()])
+
+
+def safe_name(name: object, default: str) -> str:
+    """``name`` as one harmless file-name component (names come from model metadata)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name or "")).strip("._")
+    return cleaned or default
+
+
+def prefer_size(backend: str) -> str:
+    """The net size a style name without one means: full where a GPU runs it, else lite."""
+    if backend in ("ort-cuda", "ort-trt", "torch-compile"):
+        return "full"
+    if backend == "auto":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return "full"
+    return "lite"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
+
+from ..styles import safe_name  # noqa: F401  (re-exported for the subcommands)
 
 
 class Parser(argparse.ArgumentParser):
@@ -67,9 +68,3 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="show tracebacks on errors")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                    help="log more detail")
-
-
-def safe_name(name: object, default: str) -> str:
-    """``name`` as one harmless file-name component (names come from model metadata)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name or "")).strip("._")
-    return cleaned or default

@@ -80,7 +80,7 @@ def choose_style(args: argparse.Namespace) -> None:
               "(train a net for it with 'rtstyle train')", file=sys.stderr)
         args.style_image, args.style = [args.style], None
     elif not args.style and not args.style_image:
-        args.style = styles.find(styles.DEFAULT, prefer_size(args.backend)).name
+        args.style = styles.find(styles.DEFAULT, styles.prefer_size(args.backend)).name
         print(f"rtstyle: using the default style {args.style} (pick another with --style; "
               "'rtstyle styles' lists them)", file=sys.stderr)
 
@@ -94,23 +94,11 @@ def style_label(args: argparse.Namespace, stylizer) -> str:
         name = Path(args.style_image[0]).stem
     elif args.style and not (Path(args.style).exists() or Path(args.style).suffix == ".onnx"
                              or len(Path(args.style).parts) > 1):
-        name = styles.find(args.style, prefer_size(args.backend)).name
+        name = styles.find(args.style, styles.prefer_size(args.backend)).name
     else:
         main = stylizer.models["main"]
         name = getattr(main, "name", None) or main.info.name
     return safe_name(name, "styled")
-
-
-def prefer_size(backend: str) -> str:
-    """The net size a style name without one means: full where a GPU runs it, else lite."""
-    if backend in ("ort-cuda", "ort-trt", "torch-compile"):
-        return "full"
-    if backend == "auto":
-        import onnxruntime as ort
-
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            return "full"
-    return "lite"
 
 
 def make_stylizer(args: argparse.Namespace, shape=None):
@@ -124,7 +112,7 @@ def make_stylizer(args: argparse.Namespace, shape=None):
     if args.style_image and len(args.style_image) > 1:
         raise InputError("one --style-image here (the webcam takes several)")
     paintings = painting_styles(args, shape)
-    prefer = prefer_size(args.backend)
+    prefer = styles.prefer_size(args.backend)
     models = {"main": styles.find(args.style, prefer) if args.style
               else next(iter(paintings.values()))}
     if args.blend:
