@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RtstyleError
-from . import (bench, demo, evaluate, experiment, export, flicker, gatys, image, styles, train,
-               train_wct, video, wct, webcam)
+from . import (bench, demo, evaluate, experiment, export, flicker, gatys, image, info, sheet,
+               styles, train, train_wct, video, wct, webcam)
 from .args import Parser
 
-COMMANDS = (demo, webcam, image, video, styles, wct, gatys, experiment, train, train_wct,
+COMMANDS = (demo, webcam, image, video, sheet, styles, info, wct, gatys, experiment, train, train_wct,
             evaluate, export, flicker, bench)
 
 
@@ -31,6 +31,15 @@ def build_parser() -> Parser:
     for module in COMMANDS:
         module.register(sub)
     return parser
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush does not fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _raise_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: clean up, exit 130
@@ -53,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rtstyle: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. 'rtstyle styles | head': the reader left, nothing to say
+        _silence_stdout()
+        return 141
     except RtstyleError as e:
         if debug:
             raise

@@ -139,6 +139,9 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("png", "jpg", "same"), default="same",
                    help="output format (default: the input's, PNG for other kinds)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON record per input (input, output, style, size or error) "
+                   "instead of the summary")
     add_engine_args(p)
     p.set_defaults(run=run)
 
@@ -150,7 +153,15 @@ def run(args: argparse.Namespace) -> int:
     plan = outputs.plan_images(args.inputs, outputs.output_option(args, "out/images"),
                                args.format, args.overwrite)
     stylizer = make_stylizer(args, shape=None)
-    done = outputs.write_images(plan, style_label(args, stylizer), stylizer, args.quiet)
+    label = style_label(args, stylizer)
+    done = outputs.write_images(plan, label, stylizer, args.quiet or args.json)
+    if args.json:
+        import json
+
+        for record in done.records:
+            print(json.dumps({"input": record.get("input"), **record, "style": label,
+                              "backend": stylizer.describe()}))
+        return 1 if done.failed else 0
     for old, new in done.renamed:
         print(f"{old.name} exists: wrote {new.name} instead (--overwrite replaces)")
     if done.written:

@@ -37,6 +37,8 @@ class Written:
     #: (the name that was taken, the numbered name written instead)
     renamed: list[tuple[Path, Path]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: One record per input, for ``--json``: input, output, width, height (or error).
+    records: list[dict] = field(default_factory=list)
 
     def raise_failures(self) -> int:
         """0, or an InputError naming every input that failed (the first one's text alone when
@@ -135,6 +137,7 @@ def write_images(plan: ImagePlan, label: str, stylize, quiet: bool) -> Written:
             sys.stdout.buffer.flush()
             return done
         _write(plan, plan.file, result, done, set())
+        done.records[-1]["input"] = STDIO
         return done
     taken: set[Path] = set()
     targets = target_names(plan, label)
@@ -144,8 +147,10 @@ def write_images(plan: ImagePlan, label: str, stylize, quiet: bool) -> Written:
             result = stylize(_read(f))
         except RtstyleError as e:
             done.failed.append((f.name, str(e)))
+            done.records.append({"input": str(f), "error": str(e)})
             continue
         _write(plan, target, result, done, taken)
+        done.records[-1]["input"] = str(f)
     return done
 
 
@@ -162,3 +167,5 @@ def _write(plan: ImagePlan, target: Path, img, done: Written, taken: set[Path]) 
         done.renamed.append((target, final))
     taken.add(final)
     done.written.append(images.write_image(final, img))
+    done.records.append({"output": str(final), "width": int(img.shape[1]),
+                         "height": int(img.shape[0])})

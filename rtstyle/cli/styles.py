@@ -11,24 +11,43 @@ def register(sub) -> None:
     p = sub.add_parser("styles", help="list installed styles with credit and licence",
                        description=__doc__)
     add_common(p)
+    p.add_argument("--json", action="store_true", help="one JSON record per style, a line each")
     p.set_defaults(run=run)
 
 
+def record(s) -> dict:
+    """What ``--json`` prints for one installed style."""
+    st = s.meta.get("style", {})
+    training = s.meta.get("training", {})
+    return {"name": s.name, "net": s.meta.get("net", {}).get("name"),
+            "credit": st.get("credit") or None, "license": st.get("license") or None,
+            "folder": str(s.folder), "exported": s.onnx is not None,
+            "steps": training.get("steps"), "device": training.get("device"),
+            "label": s.meta.get("zoo", {}).get("label")}
+
+
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from .. import styles
 
     found = styles.installed()
+    if args.json:
+        for s in found:
+            print(json.dumps(record(s)))
+        return 0
     if not found:
         where = ", ".join(str(p) for p in styles.search_path())
         print(f"no styles installed (searched {where}). Train one with 'rtstyle train', export "
               "it with 'rtstyle export', and put its model folder in one of those places or "
               "pass its path to --style.")
         return 0
+    width = max(len(s.name) for s in found)
     for s in found:
         st = s.meta.get("style", {})
         onnx = "" if s.onnx else "  (not exported: run 'rtstyle export')"
         label = s.meta.get("zoo", {}).get("label")
-        print(f"{s.name:24} {s.meta.get('net', {}).get('name', '?'):5}  "
+        print(f"{s.name:{width}}  {s.meta.get('net', {}).get('name', '?'):5}  "
               f"{st.get('credit') or 'credit unknown'} — {st.get('license') or 'licence unknown'}"
-              f"{onnx}\n{'':24} {s.folder}" + (f"\n{'':24} {label}" if label else ""))
+              f"{onnx}\n{'':{width}}  {s.folder}" + (f"\n{'':{width}}  {label}" if label else ""))
     return 0

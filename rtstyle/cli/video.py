@@ -39,6 +39,8 @@ def register(sub) -> None:
     g.add_argument("--batch", type=positive_int, metavar="N",
                    help="frames per inference batch (default: 4 on a GPU backend, 1 on the CPU)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON record per video instead of the summary lines")
     p.set_defaults(run=run)
 
 
@@ -90,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
             if result.incomplete:
                 incomplete.append(src_file)
                 _warn_incomplete(src_file, result)
+            if args.json:
+                _print_record(src_file, result, stylizer)
+                continue
             t = result.timings
             busy = sum(t.values()) or 1.0
             print(f"wrote {result.output}: {result.frames} frames {result.width}x{result.height} "
@@ -104,6 +109,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {len(failed)} video(s) that could not be read:\n  " + "\n  ".join(failed))
         raise InputError(f"{len(failed)} of {len(jobs)} videos could not be read (listed above)")
     return EXIT_INCOMPLETE if incomplete else 0
+
+
+def _print_record(src, result, stylizer) -> None:
+    import json
+
+    print(json.dumps({"input": str(src), "output": str(result.output), "frames": result.frames,
+                      "declared_frames": result.declared_frames, "incomplete": result.incomplete,
+                      "width": result.width, "height": result.height, "fps": result.fps,
+                      "audio_packets": result.audio_packets, "seconds": round(result.seconds, 3),
+                      "backend": stylizer.describe()}), flush=True)
 
 
 def _warn_incomplete(src, result) -> None:
@@ -121,7 +136,7 @@ def _one(src, dst, stylizer, options, args, stop):
 
     from .. import video
 
-    bar = tqdm(desc=Path(src).name, unit="frame", disable=True if args.quiet else None,
+    bar = tqdm(desc=Path(src).name, unit="frame", disable=True if args.quiet or args.json else None,
                dynamic_ncols=True)
 
     def on_frame(done, total):

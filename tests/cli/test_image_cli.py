@@ -452,3 +452,15 @@ def test_the_old_out_flag_still_works_with_a_deprecation_line(capsys, models, in
     assert err.strip() == ("rtstyle: --out is deprecated and will go in the next release; "
                            "use -o/--output")
     assert [p.name for p in out.iterdir()] == ["photo_starry.jpg"]
+
+
+def test_json_is_one_record_per_input_with_errors_too(capsys, models, inputs, tmp_path, out):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    code, stdout, _ = cli(["image", inputs["photo"], bad, "--style", models["starry"], "-o", out,
+                           "--json"], capsys)
+    assert code == 1
+    first, second = (json.loads(line) for line in stdout.splitlines())
+    assert first == {"input": str(inputs["photo"]), "output": str(out / "photo_starry.jpg"),
+                     "width": 64, "height": 48, "style": "starry", "backend": "ort-cpu (fp32)"}
+    assert second["input"] == str(bad) and "cannot read image" in second["error"]

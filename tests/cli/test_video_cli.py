@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -286,3 +287,13 @@ def test_the_output_goes_into_a_new_folder(capsys, models, clips, tmp_path):
     code, _, err = cli(video(clips["clip"], dst, models["starry"]), capsys)
     assert code == 0, err
     assert count(dst)[0] > 0
+
+
+def test_json_is_one_record_per_video(capsys, models, clips, tmp_path):
+    dst = tmp_path / "o.mp4"
+    code, out, err = cli(video(clips["clip"], dst, models["starry"], "--json"), capsys)
+    assert code == 0, err
+    (line,) = out.splitlines()
+    record = json.loads(line)
+    assert record["output"] == str(dst) and record["frames"] == count(dst)[0]
+    assert record["incomplete"] is False and record["declared_frames"] == record["frames"]
