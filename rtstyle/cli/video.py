@@ -1,4 +1,4 @@
-"""``rtstyle video IN OUT``: stylise a video file (or every video in a folder) with a trained style.
+"""``rtstyle video IN [-o OUT]``: stylise a video file (or every video in a folder).
 
 Decoding, inference and encoding run in parallel threads. Frame count, frame rate and timestamps
 are kept, and the audio track is copied unchanged. The output appears only when it is complete:
@@ -15,7 +15,8 @@ import argparse
 from pathlib import Path
 
 from .args import add_common, nonneg_float, positive_float, positive_int
-from .image import add_engine_args, add_stabilize_arg, choose_style, make_stylizer
+from .image import (add_engine_args, add_stabilize_arg, choose_style, make_stylizer,
+                    style_label)
 
 #: Exit status of a run that wrote only what a truncated or damaged video let it decode.
 EXIT_INCOMPLETE = 3
@@ -26,7 +27,12 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(p)
     p.add_argument("input", metavar="IN", help="video file, or a folder of videos")
-    p.add_argument("output", metavar="OUT", help="output .mp4/.mov/.mkv file, or a folder")
+    p.add_argument("old_output", metavar="OUT", nargs="?", help=argparse.SUPPRESS)  # old spelling
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="output .mp4/.mov/.mkv file, or a folder (default out/videos; missing "
+                   "folders are created)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files (default: write a numbered name and say so)")
     add_engine_args(p)
     add_stabilize_arg(p)
     g = p.add_argument_group("encoding")
@@ -48,35 +54,14 @@ def run(args: argparse.Namespace) -> int:
     from .. import interrupts, video
     from ..errors import InputError
 
-    src, dst = Path(args.input), Path(args.output)
-    if src.is_dir():
-        files = video.list_videos(src)
-        if not files:
-            raise InputError(f"no videos found in {src}")
-        if dst.exists() and not dst.is_dir():
-            raise InputError(f"IN is a folder, so OUT must be a folder too: {dst}")
-        jobs, seen = [], set()
-        for f in files:
-            target, k = dst / f.relative_to(src).with_suffix(".mp4"), 2
-            while target in seen:  # clip.mp4 and clip.mkv must not overwrite each other
-                target, k = target.with_name(f"{f.stem}_{k}.mp4"), k + 1
-            seen.add(target)
-            jobs.append((f, target))
-    else:
-        if not src.exists():
-            raise InputError(f"video not found: {src}")
-        from .. import images
-
-        if src.suffix.lower() in images.READ_SUFFIXES:
-            raise InputError(f"{src} is a still image; stylise it with 'rtstyle image {src}'")
-        if dst.is_dir():
-            dst = dst / f"{src.stem}_styled.mp4"
-        jobs = [(src, dst)]
-        video.check_paths(src, dst)
+    src = Path(args.input)
+    check_input(src)
+    dst = Path(output_option(args))
     options = video.EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset,
                                   audio=not args.no_audio)
     choose_style(args)
     stylizer = make_stylizer(args, shape=None)
+    jobs = plan_jobs(src, dst, style_label(args, stylizer), args.overwrite)
     failed, incomplete = [], []
     with interrupts.deferred() as stop:
         for src_file, out_file in jobs:
@@ -109,6 +94,62 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {len(failed)} video(s) that could not be read:\n  " + "\n  ".join(failed))
         raise InputError(f"{len(failed)} of {len(jobs)} videos could not be read (listed above)")
     return EXIT_INCOMPLETE if incomplete else 0
+
+
+def output_option(args: argparse.Namespace) -> str:
+    """``-o/--output``, or the old positional OUT with a deprecation line."""
+    import sys
+
+    from ..errors import InputError
+
+    if args.old_output is not None:
+        if args.output is not None:
+            raise InputError("give the output once: -o/--output (OUT after IN is the old way)")
+        print("rtstyle: OUT after IN is deprecated and will go in the next release; use "
+              "-o/--output", file=sys.stderr)
+        return args.old_output
+    return args.output or "out/videos"
+
+
+def check_input(src: Path) -> None:
+    from .. import images
+    from ..errors import InputError
+
+    if not src.exists():
+        raise InputError(f"video not found: {src}")
+    if src.is_file() and src.suffix.lower() in images.READ_SUFFIXES:
+        raise InputError(f"{src} is a still image; stylise it with 'rtstyle image {src}'")
+
+
+def plan_jobs(src: Path, dst: Path, label: str, overwrite: bool) -> list[tuple[Path, Path]]:
+    """(input, output) pairs; checked for writing before any work. A folder OUT (or one without
+    a video suffix) gets ``<stem>_<style>.mp4``; an existing output gets a numbered name (said
+    in a line) unless ``overwrite``."""
+    from .. import video
+    from ..errors import InputError
+    from .outputs import free_name
+
+    if src.is_dir():
+        files = video.list_videos(src)
+        if not files:
+            raise InputError(f"no videos found in {src}")
+        if dst.exists() and not dst.is_dir():
+            raise InputError(f"IN is a folder, so OUT must be a folder too: {dst}")
+        pairs = [(f, dst / f.relative_to(src).with_name(f"{f.stem}_{label}.mp4")) for f in files]
+    elif dst.is_dir() or not dst.suffix:
+        pairs = [(src, dst / f"{src.stem}_{label}.mp4")]
+    else:
+        pairs = [(src, dst)]
+    jobs, taken = [], set()
+    for f, target in pairs:
+        video.check_paths(f, target)  # the input itself, a bad suffix, an unwritable folder
+        final = target if overwrite else free_name(target, taken)
+        if final != target and not (src.is_dir() and target in taken):
+            print(f"{target.name} exists: writing {final.name} instead (--overwrite replaces)")
+        taken.add(final)
+        video.check_paths(f, final)
+        jobs.append((f, final))
+    return jobs
 
 
 def _print_record(src, result, stylizer) -> None:

@@ -32,7 +32,7 @@ def clip(tmp_path_factory) -> Path:
 
 
 def video(inp, outp, style, *extra):
-    return ["video", inp, outp, "--style", style, "--backend", "ort-cpu", "-q", *extra]
+    return ["video", inp, "-o", outp, "--style", style, "--backend", "ort-cpu", "-q", *extra]
 
 
 def flicker_argv(model, video_, out, *extra):
@@ -74,8 +74,8 @@ def test_video_folder_with_stabilize_starts_each_video_afresh(capsys, models, cl
     code, _, err = cli(video(src, dst, models["starry"], "--stabilize", "--no-audio", "--crf", "0",
                              "--preset", "ultrafast"), capsys)
     assert code == 0, err
-    a, _ = decode(dst / "a.mp4")
-    b, _ = decode(dst / "b.mp4")
+    a, _ = decode(dst / "a_starry.mp4")  # outputs are named after the style
+    b, _ = decode(dst / "b_starry.mp4")
     assert len(a) == len(b) == 8
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)

@@ -55,7 +55,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 
 
 def video(inp, outp, style, *extra):
-    return ["video", inp, outp, "--style", style, "-q", *extra]
+    return ["video", inp, "-o", outp, "--style", style, "-q", *extra]
 
 
 SUMMARY = ("wrote ", " frames ", " audio packets", " frames/s ", "decode ", "inference ",
@@ -98,9 +98,9 @@ def test_out_as_an_existing_folder(capsys, models, clips, tmp_path):
     folder.mkdir()
     code, out, err = cli(video(clips["clip"], folder, models["starry"]), capsys)
     assert code == 0, err
-    assert [p.name for p in folder.iterdir()] == ["clip_styled.mp4"]
-    assert f"wrote {folder / 'clip_styled.mp4'}" in out
-    assert count(folder / "clip_styled.mp4")[0] == 20
+    assert [p.name for p in folder.iterdir()] == ["clip_starry.mp4"]  # after the style
+    assert f"wrote {folder / 'clip_starry.mp4'}" in out
+    assert count(folder / "clip_starry.mp4")[0] == 20
 
 
 @pytest.fixture
@@ -120,10 +120,10 @@ def test_a_folder_of_videos(capsys, models, video_folder, tmp_path):
     assert code == 1  # the good ones are written, the run is not a success
     assert_one_line_error(err, "1 of 3 videos could not be read")
     written = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
-    assert written == ["a.mp4", "sub/b.mp4"]
-    frames, audio, _ = count(dst / "a.mp4")
+    assert written == ["a_bright.mp4", "sub/b_bright.mp4"]
+    frames, audio, _ = count(dst / "a_bright.mp4")
     assert frames == 6 and audio > 0
-    assert count(dst / "sub" / "b.mp4")[:2] == (4, 0)
+    assert count(dst / "sub" / "b_bright.mp4")[:2] == (4, 0)
     assert out.count("wrote ") == 2
     assert "skipped 1 video(s) that could not be read" in out
     assert str(video_folder / "broken.mov") in out
@@ -149,7 +149,7 @@ def test_a_folder_with_one_video_into_a_new_folder(capsys, models, tmp_path):
     make_clip(d / "only.mp4", frames=4, audio=False)
     code, out, err = cli(video(d, tmp_path / "new", models["starry"]), capsys)
     assert code == 0, err
-    assert count(tmp_path / "new" / "only.mp4")[0] == 4
+    assert count(tmp_path / "new" / "only_starry.mp4")[0] == 4
 
 
 def test_a_folder_with_two_videos_of_the_same_name(capsys, models, tmp_path):
@@ -175,7 +175,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing(models, tmp_path):
     out_dir.mkdir()
     dst = out_dir / "out.mp4"
     env = {**os.environ, "RTSTYLE_MODELS": str(tmp_path / "no-styles")}
-    proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "video", str(src), str(dst),
+    proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "video", str(src), "-o", str(dst),
                              "--style", str(models["starry"]), "-q"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -297,3 +297,21 @@ def test_json_is_one_record_per_video(capsys, models, clips, tmp_path):
     record = json.loads(line)
     assert record["output"] == str(dst) and record["frames"] == count(dst)[0]
     assert record["incomplete"] is False and record["declared_frames"] == record["frames"]
+
+
+def test_no_overwrite_without_the_flag_and_the_old_positional_out(capsys, models, clips,
+                                                                   tmp_path):
+    dst = tmp_path / "o.mp4"
+    assert cli(video(clips["clip"], dst, models["starry"]), capsys)[0] == 0
+    before = dst.read_bytes()
+    code, out, _ = cli(video(clips["clip"], dst, models["bright"]), capsys)
+    assert code == 0
+    assert "o.mp4 exists: writing o-2.mp4 instead (--overwrite replaces)" in out
+    assert dst.read_bytes() == before and (tmp_path / "o-2.mp4").is_file()
+    code, _, err = cli(["video", clips["clip"], tmp_path / "old.mp4", "--style", models["starry"],
+                        "-q"], capsys)
+    assert code == 0
+    assert err.strip() == ("rtstyle: OUT after IN is deprecated and will go in the next "
+                           "release; use -o/--output")
+    code, _, _ = cli(video(clips["clip"], dst, models["bright"], "--overwrite"), capsys)
+    assert code == 0 and dst.read_bytes() != before

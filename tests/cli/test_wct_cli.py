@@ -257,7 +257,7 @@ def test_image_alpha_zero_is_the_same_for_any_painting(capsys, pics, tmp_path):
 
 def test_video_with_a_painting_keeps_every_frame(capsys, clip, pics, tmp_path):
     dst = tmp_path / "styled.mp4"
-    code, stdout, err = cli(["video", clip, dst, "--style-image", pics["style"], "--wct-level",
+    code, stdout, err = cli(["video", clip, "-o", dst, "--style-image", pics["style"], "--wct-level",
                              "1", "-q"], capsys)
     assert code == 0, err
     assert stdout.startswith(f"wrote {dst}: 8 frames 48x32 at 25 fps")
@@ -326,7 +326,7 @@ def test_bad_style_image_runs_are_one_line_errors(capsys, pics, tmp_path, argv, 
 
 
 def test_wct_flags_without_a_painting_are_errors(capsys, pics, tmp_path, clip):
-    code, _, err = cli(["video", clip, tmp_path / "o.mp4", "--style", "x", "--alpha", "0.5"],
+    code, _, err = cli(["video", clip, "-o", tmp_path / "o.mp4", "--style", "x", "--alpha", "0.5"],
                        capsys)
     assert code == 1
     assert_one_line_error(err, "--wct-level and --alpha apply to --style-image")
