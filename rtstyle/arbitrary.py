@@ -122,7 +122,7 @@ class WCTStyle:
         if min(img.shape[:2]) < need:
             raise InputError(f"the style image '{self.name}' is {img.shape[1]}x{img.shape[0]}: "
                              f"too small for level {self.level} (each side needs at least "
-                             f"{need} px)")
+                             f"{need} px); use a larger painting or a lower --wct-level")
         batch, _ = frames.pad_to_multiple(frames.to_model_input(img), m)
         return encoder.run(batch)
 

@@ -67,6 +67,9 @@ class Source:
             self.cap = cv2.VideoCapture(target)
         if not self.cap.isOpened():
             self.cap.release()
+            if self.is_file and _audio_only(self.spec):
+                raise SourceError(f"source '{spec}' has sound but no picture (an audio-only "
+                                  "file): give a video file or a camera")
             what = "camera" if self.is_camera else "video" if self.is_file else "stream"
             raise SourceError(f"cannot open {what} '{spec}'{_devices_hint()}")
         if size and not self.is_file:
@@ -115,6 +118,17 @@ def _quiet_opencv():
         yield
     finally:
         logging_.setLogLevel(previous)
+
+
+def _audio_only(path: str) -> bool:
+    """The file has an audio stream and no video stream (False if PyAV cannot read it)."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            return bool(container.streams.audio) and not container.streams.video
+    except (av.FFmpegError, OSError):
+        return False
 
 
 def _devices_hint() -> str:

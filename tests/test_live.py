@@ -349,3 +349,11 @@ def test_a_stream_that_stops_is_reported_and_reconnect_retries(media, tmp_path):
     assert proc.returncode == 130, err
     with av.open(str(tmp_path / "b.mp4")) as c:  # one file across the reconnect, finalised
         assert sum(1 for _ in c.decode(video=0)) >= 1
+
+
+def test_an_audio_only_source_says_it_has_no_picture(media, tmp_path):
+    from tests.helpers import make_audio_only
+
+    sound = make_audio_only(tmp_path / "talk.m4a")
+    with pytest.raises(SourceError, match="has sound but no picture"):
+        Source(str(sound))

@@ -31,13 +31,16 @@ def register(sub) -> None:
     add_control_args(p)
     add_stabilize_arg(p)
     p.add_argument("--headless", action="store_true", help="no window (needs --output)")
-    p.add_argument("--output", metavar="OUT.mp4", help="also write what is shown to this file")
+    p.add_argument("-o", "--output", metavar="OUT.mp4",
+                   help="also write what is shown to this file (missing folders are created)")
     p.add_argument("--frames", type=positive_int, help="stop after this many frames")
     p.add_argument("--fullscreen", action="store_true", help="start fullscreen")
     p.add_argument("--reconnect", action="store_true",
                    help="when the camera disconnects, keep trying to reopen it")
-    p.add_argument("--screenshots", default="out/screenshots", metavar="DIR")
-    p.add_argument("--recordings", default="out/recordings", metavar="DIR")
+    p.add_argument("--screenshots", default="out/screenshots", metavar="DIR",
+                   help="where the S key saves a PNG of what is shown (default out/screenshots)")
+    p.add_argument("--recordings", default="out/recordings", metavar="DIR",
+                   help="where the R key records what is shown, as MP4 (default out/recordings)")
     p.add_argument("--keys", metavar="F:K,...", help=argparse.SUPPRESS)  # scripted keys (tests, demos)
     p.set_defaults(run=run)
 

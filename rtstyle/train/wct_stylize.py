@@ -104,7 +104,8 @@ def stylize_wct(content: np.ndarray | None, styles: Sequence[np.ndarray],
     for k, s in enumerate(styles):
         if min(s.shape[:2]) < need:
             raise InputError(f"style image {k + 1} is {s.shape[1]}x{s.shape[0]}: too small for "
-                             f"level {deepest} (each side needs at least {need} px)")
+                             f"level {deepest} (each side needs at least {need} px); raise "
+                             f"--style-size or leave level {deepest} out with --levels")
     if cfg.texture:
         g = torch.Generator().manual_seed(cfg.seed)
         x = (torch.rand(1, 3, cfg.size, cfg.size, generator=g) * 255).to(device)

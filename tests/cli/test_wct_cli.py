@@ -197,7 +197,8 @@ def test_a_flat_style_image_works_and_flattens_the_result(capsys, wct_root, pics
 
 @pytest.mark.parametrize("argv, needle", [
     (["--style", "tiny", "--levels", "3"], "style image 1 is 5x3: too small for level 3"),
-    (["--style", "style", "--style-size", "6", "--levels", "3,1"], "too small for level 3"),
+    (["--style", "style", "--style-size", "6", "--levels", "3,1"],
+     "raise --style-size or leave level 3 out with --levels"),
     (["--style", "style", "--levels", "6"], "WCT level must be one of 1..5"),
     (["--style", "style", "--levels", "0"], "WCT level must be one of 1..5"),
     (["--style", "style", "--levels", "a,b"], "levels must be numbers 1..5"),
@@ -313,7 +314,7 @@ def test_webcam_with_a_painting_and_the_wct_level_of_a_missing_graph(capsys, cli
     (["--style-image", "style", "--wct-level", "6"], "WCT level must be one of 1..5"),
     (["--style-image", "style", "--style-image", "inverted"], "one --style-image here"),
     (["--style-image", "style", "--wct-level", "1", "--fp16"], "--fp16 is for trained styles"),
-    (["--style-image", "tiny", "--wct-level", "2"], "too small for level 2"),
+    (["--style-image", "tiny", "--wct-level", "2"], "a larger painting or a lower --wct-level"),
     (["--style-image", "missing.png", "--wct-level", "1"], "image not found"),
 ])
 def test_bad_style_image_runs_are_one_line_errors(capsys, pics, tmp_path, argv, needle):
