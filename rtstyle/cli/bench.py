@@ -14,7 +14,9 @@ OUT defaults to bench/results. --compare OLD.jsonl flags cases more than 15% slo
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,6 +78,8 @@ def register(sub) -> None:
     o.add_argument("--readme", nargs="?", const="README.md", metavar="README.md",
                    help="rewrite the performance section of this README from the results")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON record per result instead of the Markdown tables")
     p.set_defaults(run=run)
 
 
@@ -128,6 +132,16 @@ def _settings(args: argparse.Namespace):
         models=_models(args.model))
 
 
+def _show(records, as_json: bool) -> None:
+    from ..bench import output
+
+    if as_json:
+        for r in records:
+            print(json.dumps(r))
+    else:
+        print(output.markdown(records))
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import video
     from ..bench import compare, matrix, output, readme
@@ -151,15 +165,16 @@ def run(args: argparse.Namespace) -> int:
     if args.results:
         records = output.read(args.results)
         results_path = Path(args.results)
-        print(output.markdown(records))
+        _show(records, args.json)
     else:
         if out_dir.exists() and not out_dir.is_dir():
             raise InputError(f"--out must be a folder, got a file: {out_dir}")
         records = _run(cases, settings, _command(args), args.quiet)
         paths = output.write(records, out_dir)
         results_path = paths["jsonl"]
-        print(output.markdown(records))
-        print("wrote " + ", ".join(str(p) for p in paths.values()))
+        _show(records, args.json)
+        print("wrote " + ", ".join(str(p) for p in paths.values()),
+              file=sys.stderr if args.json else sys.stdout)
     if args.readme:
         changed = readme.update(args.readme, records, results_path)
         print(f"{'updated' if changed else 'unchanged:'} {args.readme} (performance section "

@@ -139,3 +139,11 @@ def test_bad_flag_values_are_usage_errors(capsys, args):
     code, _, err = cli(["bench", *args], capsys)
     assert code == 2
     assert_one_line_error(err, "rtstyle bench: error:")
+
+
+def test_json_prints_the_records_one_a_line(capsys, files):
+    from rtstyle.bench import output
+
+    code, stdout, err = cli(["bench", "--results", files["old"], "--json"], capsys)
+    assert code == 0, err
+    assert [json.loads(line) for line in stdout.splitlines()] == output.read(files["old"])
