@@ -39,6 +39,11 @@ def parse_args(argv=None):
     p.add_argument("--iterations", type=int, default=200, help="Gatys iterations (the ceiling)")
     p.add_argument("--every", type=int, default=1, help="use every k-th checkpoint")
     p.add_argument("--label", default="", help="title of the plot (default: the run's style)")
+    p.add_argument("--gatys-cache", type=Path,
+                   help="JSON file keeping the Gatys curves (reused when the photo, size, "
+                   "iterations, loss and style are the same)")
+    p.add_argument("--gatys-only", action="store_true",
+                   help="compute (and cache) the Gatys curves from the first checkpoint, then stop")
     p.add_argument("--out", required=True, type=Path, help="stem of the result files")
     return p.parse_args(argv)
 
@@ -54,7 +59,11 @@ def checkpoints_by_step(folder: Path, every: int) -> list[tuple[int, Path]]:
     return [(s, found[s]) for s in keep]
 
 
-def gatys_curves(model: Path, photos: list, size: int, iterations: int) -> list[list[float]]:
+def gatys_curves(model: Path, photos: list, size: int, iterations: int,
+                 cache: Path | None = None) -> list[list[float]]:
+    import hashlib
+    import json
+
     from rtstyle import config, metadata
     from rtstyle.train import gatys, model_folder
     from rtstyle.train.trainer import TrainConfig
@@ -62,12 +71,19 @@ def gatys_curves(model: Path, photos: list, size: int, iterations: int) -> list[
     meta = metadata.read(model)
     loss = config.from_dict(TrainConfig, meta["recipe"]["config"]).loss
     style = model_folder.style_image(model)
+    known = json.loads(cache.read_text()) if cache and cache.is_file() else {}
     curves = []
     for name, content in photos:
-        print(f"Gatys {iterations} iterations on {name} at {size} px", flush=True)
-        curves.append(gatys.loss_curve(content, style, loss, iterations=iterations, size=size,
-                                       init="noise", device="cpu",
-                                       style_size=max(style.shape[:2])))
+        key = hashlib.sha256(json.dumps([config.to_dict(loss), size, iterations]).encode()
+                             + style.tobytes() + content.tobytes()).hexdigest()[:16]
+        if key not in known:
+            print(f"Gatys {iterations} iterations on {name} at {size} px", flush=True)
+            known[key] = gatys.loss_curve(content, style, loss, iterations=iterations,
+                                          size=size, init="noise", device="cpu",
+                                          style_size=max(style.shape[:2]))
+            if cache:
+                cache.write_text(json.dumps(known))
+        curves.append(known[key])
     return curves
 
 
@@ -104,7 +120,10 @@ def main(argv=None) -> int:
         for step, path in found:
             model = trainer.model_from_checkpoint(path, Path(tmp) / f"step{step}")
             if curves is None:
-                curves = gatys_curves(model, photos, args.size, args.iterations)
+                curves = gatys_curves(model, photos, args.size, args.iterations,
+                                      args.gatys_cache)
+                if args.gatys_only:
+                    return 0
             eq, outs = score(model, photos, curves)
             hours = metadata.read(model)["training"]["seconds"] / 3600
             finite = [e for e in eq if math.isfinite(e)]

@@ -75,8 +75,8 @@ def register(sub) -> None:
                         "reference case first; auto: absolute on the same device (default)")
     o.add_argument("--threshold", type=positive_float, default=0.15,
                    help="slowdown that is flagged, as a fraction (default 0.15)")
-    o.add_argument("--readme", nargs="?", const="README.md", metavar="README.md",
-                   help="rewrite the performance section of this README from the results")
+    o.add_argument("--readme", nargs="?", const="docs/performance.md", metavar="PAGE.md",
+                   help="rewrite the results section of this page (default docs/performance.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true",
                    help="print one JSON record per result instead of the Markdown tables")

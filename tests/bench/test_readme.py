@@ -69,7 +69,7 @@ def test_missing_readme(tmp_path, results):
         readme.update(tmp_path / "nope.md", output.read(results), results)
 
 
-def test_the_project_readme_has_the_markers_once():
-    text = (ROOT / "README.md").read_text()
+def test_the_performance_page_has_the_markers_once():
+    text = (ROOT / "docs" / "performance.md").read_text()
     assert text.count(readme.START) == 1 and text.count(readme.END) == 1
     assert text.index(readme.START) < text.index(readme.END)
