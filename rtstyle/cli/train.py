@@ -64,9 +64,11 @@ def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: str):
     g.add_argument("--epochs", type=positive_float, help="passes over --data (instead of --steps)")
     g.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default {lr:g})")
     g.add_argument("--seed", type=int)
-    g.add_argument("--amp", nargs="?", const="bf16", choices=("auto", "off", "bf16", "fp16"),
+    g.add_argument("--amp", nargs="?", const="bf16",
+                   choices=("auto", "off", "bf16", "bf16-loss", "fp16"),
                    help="mixed precision: auto (the default) uses bf16 where the CPU (AVX512_BF16, "
-                   "AMX) or GPU computes it natively; off = float32; bare --amp means bf16")
+                   "AMX) or GPU computes it natively; off = float32; bf16-loss = bf16 in the loss "
+                   "network only; bare --amp means bf16")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels-last memory format (default: on with mixed precision)")
     g.add_argument("--workers", type=nonneg_int,

@@ -363,10 +363,17 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, style: np.ndarray, style
 
 
 def forward_losses(model: torch.nn.Module, loss: PerceptualLoss, x: torch.Tensor,
-                   amp_dtype: torch.dtype | None = None):
-    """One training forward pass: stylise the batch and score it (autocast when ``amp_dtype``)."""
+                   amp_dtype: torch.dtype | None = None, net_amp: bool = True):
+    """One training forward pass: stylise the batch and score it (autocast when ``amp_dtype``;
+    for the net too when ``net_amp``)."""
+    y = _run_net(model, x, amp_dtype if net_amp else None)
     with torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-        return loss(model(x), loss.content_features(x))
+        return loss(y, loss.content_features(x))
+
+
+def _run_net(model: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype | None):
+    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+        return model(x)
 
 
 def optimise(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, total: torch.Tensor):
@@ -656,17 +663,18 @@ class StyleTrainer(RunLoop):
     def _forward(self, x):
         cfg = self.cfg
         if cfg.temporal_weight <= 0:
-            t = forward_losses(self.model, self.loss, x, self.amp_dtype)
+            t = forward_losses(self.model, self.loss, x, self.amp_dtype, self.precision.net_amp)
             return [t.content, t.style, t.tv, t.total]
         # The changes depend only on (seed, step): a resumed run draws the same ones.
         change = temporal.draw(cfg.temporal, tuple(x.shape),
                                temporal.generator_for(cfg.seed, self.step), x.device)
         x2 = temporal.changed_input(x, change)
         n = x.shape[0]
+        # one pass for both (instance norm is per image)
+        both = _run_net(self.model, torch.cat([x, x2]), self.precision.net_dtype)
+        y, y2 = both[:n], both[n:]
         with torch.autocast(x.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
-            both = self.model(torch.cat([x, x2]))  # one pass (instance norm is per image)
-            y, y2 = both[:n], both[n:]
             t = self.loss(y, self.loss.content_features(x))
         temp = cfg.temporal_weight * temporal.temporal_loss(y, y2, change)
         return [t.content, t.style, t.tv, temp, t.total + temp]

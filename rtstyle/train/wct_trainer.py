@@ -121,7 +121,9 @@ class DecoderTrainer(RunLoop):
         with torch.autocast(x.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             with torch.no_grad():
                 target = self.encoder(x)
-            decoded = self.model(target)
+            with torch.autocast(x.device.type, dtype=self.amp_dtype,
+                                enabled=self.amp_dtype is not None and self.precision.net_amp):
+                decoded = self.model(target if self.precision.net_amp else target.float())
             total, pixel, feature = reconstruction_loss(decoded.float(), x, self.encoder,
                                                         target.float(), self.cfg.feature_weight)
         return [pixel, feature, total]

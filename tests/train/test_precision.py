@@ -75,3 +75,19 @@ def test_bf16_channels_last_losses_are_within_two_percent_of_float32():
     fast = _losses(net, loss, x, "bf16", True)
     for term in ("content", "style", "total"):
         assert fast[term] == pytest.approx(ref[term], rel=0.02), term
+
+
+def test_bf16_loss_keeps_the_trained_net_in_float32():
+    p = precision.resolve("bf16-loss", None, CPU, set())
+    assert (p.amp, p.net_amp, p.net_dtype, p.dtype) == ("bf16", False, None, torch.bfloat16)
+    assert p.describe().startswith("bf16 autocast in the loss network only, channels-last")
+    torch.manual_seed(0)
+    net = TransformerNet(NETS["tiny"])
+    x = torch.rand(1, 3, 32, 32) * 255
+    loss = PerceptualLoss(trainer.TrainConfig().loss, load_loss_network("vgg19", CPU))
+    loss.set_styles([x.flip(-1)])
+    seen = []
+    net.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    trainer.forward_losses(net, loss, x, p.dtype, p.net_amp)
+    trainer.forward_losses(net, loss, x, p.dtype, True)
+    assert seen == [torch.float32, torch.bfloat16]
