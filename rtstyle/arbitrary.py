@@ -92,7 +92,7 @@ class WCTStyle:
                  folder: str | os.PathLike | None = None, backend: str = "auto",
                  threads: int = 0, shape: tuple[int, int] | None = None, alpha: float = 1.0,
                  style_size: int = STYLE_SIZE, name: str = "painting"):
-        from .stylizer import make_backend
+        from .backends import make_backend
 
         if (backend or "auto").strip().lower() in ("torch", "torch-compile"):
             raise ConfigError(f"the real-time WCT graphs run on ONNX Runtime; use --backend "

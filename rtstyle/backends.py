@@ -187,3 +187,27 @@ class OrtBackend:
 
     def describe(self) -> str:
         return f"{self.provider} ({self.info.precision})"
+
+
+def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int = 0,
+                 shape: tuple[int, int] | None = None, fp16: bool = False, wct: bool = False):
+    """An inference backend for ``model`` (an .onnx file or a model folder) from a spec string.
+
+    ``fp16`` picks a model folder's ``model.fp16.onnx`` when it has one. WCT graphs are only
+    accepted with ``wct`` (:class:`rtstyle.arbitrary.WCTStyle` feeds them the style).
+    """
+    spec = (backend or "auto").strip().lower()
+    if spec not in BACKENDS:
+        raise unknown("backend", spec, BACKENDS)
+    if spec in ("torch", "torch-compile"):
+        from .train.torch_backend import TorchBackend  # needs the train extra
+
+        return TorchBackend(model, compiled=spec == "torch-compile")
+    from .metadata import ModelError
+    from .onnx_model import resolve
+
+    backend_ = OrtBackend(resolve(model, fp16=fp16), spec, threads, shape)
+    if backend_.info.wct and not wct:
+        raise ModelError(f"{backend_.info.path} is a real-time WCT graph, not a trained style: "
+                         "give a painting with --style-image instead")
+    return backend_

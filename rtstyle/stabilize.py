@@ -4,7 +4,7 @@ the current one (``--stabilize``), numpy + OpenCV only.
 For frame t+1 with stylised output S_{t+1} and the previous shown output O_t::
 
     b     = flow(I_{t+1} -> I_t), f = flow(I_t -> I_{t+1})   on small grey ORIGINAL frames (DIS)
-    M(x)  = forward-backward consistency of b and f (rtstyle.flicker.consistency_mask)
+    M(x)  = forward-backward consistency of b and f (rtstyle.flow.consistency_mask)
     W(x)  = O_t(x + b(x))                                     the previous output, moved (bicubic)
     a(x)  = w * M(x) * exp(-(|W(x) - S_{t+1}(x)| / GATE)^2)   trust: consistent and similar
     B     = S_{t+1} + a * (W - S_{t+1})                      the blend
@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError
-from .flicker import consistency_mask
+from .flow import consistency_mask
 
 #: Default strength of ``--stabilize`` (the weight of the moved previous frame); chosen on
 #: the five clips in ../shared/data/videos (README, "Flicker"): lower keeps more texture, higher

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from . import color, frames, images
+from .backends import make_backend
 from .stabilize import check_weight
 from .errors import ConfigError, InputError, unknown
 
@@ -89,32 +90,6 @@ class Controls:
         if not 0.0 <= self.blend_weight <= 1.0:
             raise ConfigError(f"blend weight must be between 0 and 1, got {self.blend_weight}")
         check_weight(self.stabilize)
-
-
-def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int = 0,
-                 shape: tuple[int, int] | None = None, fp16: bool = False, wct: bool = False):
-    """An inference backend for ``model`` (an .onnx file or a model folder) from a spec string.
-
-    ``fp16`` picks a model folder's ``model.fp16.onnx`` when it has one. WCT graphs are only
-    accepted with ``wct`` (:class:`rtstyle.arbitrary.WCTStyle` feeds them the style).
-    """
-    from . import backends
-
-    spec = (backend or "auto").strip().lower()
-    if spec not in backends.BACKENDS:
-        raise unknown("backend", spec, backends.BACKENDS)
-    if spec in ("torch", "torch-compile"):
-        from .train.torch_backend import TorchBackend  # needs the train extra
-
-        return TorchBackend(model, compiled=spec == "torch-compile")
-    from .metadata import ModelError
-    from .onnx_model import resolve
-
-    backend_ = backends.OrtBackend(resolve(model, fp16=fp16), spec, threads, shape)
-    if backend_.info.wct and not wct:
-        raise ModelError(f"{backend_.info.path} is a real-time WCT graph, not a trained style: "
-                         "give a painting with --style-image instead")
-    return backend_
 
 
 class Stylizer:

@@ -13,7 +13,8 @@ import pytest
 
 from rtstyle import metadata, onnx_model
 from rtstyle.errors import ConfigError
-from rtstyle.stylizer import Controls, FrameError, Stylizer, make_backend, working_size
+from rtstyle.backends import make_backend
+from rtstyle.stylizer import Controls, FrameError, Stylizer, working_size
 
 from tests.helpers import ASSETS
 

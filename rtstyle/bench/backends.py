@@ -90,7 +90,7 @@ class OrtDriver(Driver):
     def __init__(self, backend: str, files: NetFiles, store: NetStore, threads: int = 0,
                  shape: tuple[int, int] | None = None):
         from .. import arbitrary, images, assets
-        from ..stylizer import make_backend
+        from ..backends import make_backend
 
         self.backend = backend
         spec = ORT_SPECS[backend]
