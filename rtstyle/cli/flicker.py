@@ -17,7 +17,7 @@ import shlex
 from pathlib import Path
 
 from .args import add_common, nonneg_float, nonneg_int, positive_int, safe_name
-from .image import add_stabilize_arg
+from .engine_args import add_stabilize_arg
 
 #: Pairs shown in heatmaps.png.
 HEATMAP_PAIRS = 4

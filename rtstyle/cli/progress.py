@@ -22,3 +22,29 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
+
+
+class TrainingBar:
+    """tqdm progress: step, images/s, ETA and the latest losses."""
+
+    def __init__(self, disable: bool):
+        self.disable = disable
+        self.bar = None
+
+    def update(self, step: int, total: int, row: dict) -> None:
+        if self.disable:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=step - 1, desc="train", unit="step",
+                            dynamic_ncols=True)
+        terms = "  ".join(f"{k} {v:.3g}" for k, v in row.items()
+                          if k not in ("step", "images_per_s", "seconds"))
+        self.bar.set_postfix_str(f"{row['images_per_s']:.1f} img/s  {terms}", refresh=False)
+        self.bar.update(step - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()

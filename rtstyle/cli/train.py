@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .args import add_common, nonneg_float, nonneg_int, positive_float, positive_int
 from .loss_args import add_loss_args, loss_updates
+from .progress import TrainingBar
 
 #: Settings every training command takes from flags of the same name (flag dest = config key).
 COMMON_FLAGS = ("image_size", "batch_size", "steps", "epochs", "lr", "seed", "amp", "workers",
@@ -183,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         preview = _preview_images(args.preview_images, data)
 
     prepare_run(cfg, world, data, args.quiet)
-    bar = _Bar(args.quiet or not world.is_main)
+    bar = TrainingBar(args.quiet or not world.is_main)
     with interrupts.deferred() as stop, bar:
         result = trainer.train(cfg, run_dir.path, style, info, data, preset_name=preset_name,
                                state=state, preview=preview, on_step=bar.update, stop=stop)
@@ -234,31 +235,3 @@ def _preview_images(folder, data):
             raise InputError(f"no preview images found in {folder}")
         return [(f.stem, images.read_image(f, max_side=256)) for f in files[:8]]
     return trainer.default_preview_images(find_images(data))
-
-
-class _Bar:
-    """tqdm progress: step, images/s, ETA and the latest losses."""
-
-    def __init__(self, disable: bool):
-        self.disable = disable
-        self.bar = None
-
-    def update(self, step: int, total: int, row: dict) -> None:
-        if self.disable:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=step - 1, desc="train", unit="step",
-                            dynamic_ncols=True)
-        terms = "  ".join(f"{k} {v:.3g}" for k, v in row.items()
-                          if k not in ("step", "images_per_s", "seconds"))
-        self.bar.set_postfix_str(f"{row['images_per_s']:.1f} img/s  {terms}", refresh=False)
-        self.bar.update(step - self.bar.n)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()

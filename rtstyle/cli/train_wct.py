@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 
 from .args import add_common, nonneg_float, positive_int
-from .train import (COMMON_FLAGS, _Bar, _preview_images, add_run_args, check_resume_flags,
-                    data_folder, prepare_run, run_updates)
+from .progress import TrainingBar
+from .train import (COMMON_FLAGS, _preview_images, add_run_args, check_resume_flags, data_folder,
+                    prepare_run, run_updates)
 
 RUN_FLAGS = ("level", "feature_weight", *COMMON_FLAGS)
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     preview = _preview_images(args.preview_images, data) if world.is_main else None
 
     prepare_run(cfg, world, data, args.quiet)
-    bar = _Bar(args.quiet or not world.is_main)
+    bar = TrainingBar(args.quiet or not world.is_main)
     with interrupts.deferred() as stop, bar:
         result = wct_trainer.train_wct(cfg, run_dir.path, data, state=state, preview=preview,
                                        eval_paths=eval_paths, eval_size=eval_size, on_step=bar.update, stop=stop)

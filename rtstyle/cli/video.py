@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from .args import add_common, nonneg_float, positive_float, positive_int
-from .image import (add_engine_args, add_stabilize_arg, choose_style, make_stylizer,
+from .engine_args import (add_engine_args, add_stabilize_arg, choose_style, make_stylizer,
                     style_label)
 
 #: Exit status of a run that wrote only what a truncated or damaged video let it decode.

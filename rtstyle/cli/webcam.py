@@ -14,7 +14,7 @@ import sys
 import time
 
 from .args import add_common, positive_float, positive_int
-from .image import add_control_args, add_stabilize_arg
+from .engine_args import add_control_args, add_stabilize_arg
 
 
 def register(sub) -> None:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless:
         live.check_display()
     size = sources.parse_size(args.size)
-    from .image import painting_styles
+    from .engine_args import painting_styles
 
     paintings = painting_styles(args, None)
     models = {**(_styles(args.style) if args.style or not paintings else {}), **paintings}
