@@ -26,7 +26,8 @@ from ..quality import psnr
 from . import distributed, model_folder
 from .data import find_images
 from .loss_networks import load_loss_network
-from .trainer import RunFolder, RunLoop, RunSettings, TrainResult, check_device
+from .run_folder import RunFolder
+from .run_loop import RunLoop, RunSettings, TrainResult, check_device
 from .wct_models import CHANNELS, WCTDecoder, WCTEncoder, check_level, reconstruction_loss, size_multiple
 
 KIND = "wct-decoder"
