@@ -24,7 +24,10 @@ def register(sub) -> None:
     p.add_argument("--style-weights", type=float_list, metavar="W1,W2",
                    help="mixture weights of the styles (default: equal)")
     p.add_argument("--output", "-o", required=True, metavar="IMAGE",
-                   help="output image (.png/.jpg); also writes .losses.csv, .losses.png, .json")
+                   help="output image (.png/.jpg); also writes .losses.csv, .losses.png, .json "
+                   "beside it; - writes only a PNG to standard output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files (default: write a numbered name and say so)")
     p.add_argument("--preset", default="default",
                    help="named recipe: default, gatys2016, adam-tv, pytorch-tutorial")
     p.add_argument("--size", type=positive_int, help="longer side of the output in pixels")
@@ -69,21 +72,32 @@ def sidecars(output: Path) -> dict[str, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .outputs import single_output
+
     cfg = build_config(args)
-    stylise_to_files(args.content, args.style, args.output, cfg, style_weights=args.style_weights,
+    target = single_output(args.output, args.overwrite)
+    if target is not None and str(target) != args.output:
+        print(f"{args.output} exists: writing {target} instead (--overwrite replaces)")
+    stylise_to_files(args.content, args.style, target, cfg, style_weights=args.style_weights,
                      checkpoint_every=args.checkpoint_every, quiet=args.quiet, preset=args.preset)
     return 0
 
 
 def stylise_to_files(content_path, style_paths, output, cfg, style_weights=None,
                      checkpoint_every: int = 0, quiet: bool = False, preset: str = "default"):
-    """Read, stylise, and write the image plus its CSV, plot and JSON; returns the output path."""
+    """Read, stylise, and write the image plus its CSV, plot and JSON; returns the output path.
+    ``output`` None writes only the image, as PNG to standard output."""
+    import sys
+
     from .. import config, images, report
     from ..errors import ConfigError
     from ..train import gatys
+    from .outputs import write_single
     from .progress import Progress
 
-    output = images.check_image_path(output)
+    if output is None and checkpoint_every:
+        raise ConfigError("--checkpoint-every writes files beside the output; give -o FILE")
+    output = images.check_image_path(output) if output is not None else None
     content = images.read_image(content_path, max_side=cfg.size)
     styles = [images.read_image(s, max_side=cfg.style_size or cfg.size) for s in style_paths]
     if style_weights and len(style_weights) != len(styles):
@@ -97,6 +111,12 @@ def stylise_to_files(content_path, style_paths, output, cfg, style_weights=None,
         result = gatys.stylize_gatys(content, styles, cfg, style_blend=style_weights,
                                      on_iteration=bar.update, checkpoint_every=checkpoint_every,
                                      on_checkpoint=save_checkpoint)
+    if output is None:
+        write_single(None, result.image)
+        print(f"wrote standard output ({result.image.shape[1]}x{result.image.shape[0]}, "
+              f"{len(result.history)} iterations in {result.seconds:.1f} s on {result.device})",
+              file=sys.stderr)
+        return None
     images.write_image(output, result.image)
     files = sidecars(output)
     report.write_csv(files["csv"], result.history)

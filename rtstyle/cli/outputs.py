@@ -124,6 +124,25 @@ def free_name(target: Path, taken: set[Path]) -> Path:
     return candidate
 
 
+def single_output(output: str, overwrite: bool) -> Path | None:
+    """Check ``-o`` of a command that writes one image before its work starts: None for ``-``
+    (standard output), else the path to write (the next free numbered name unless
+    ``overwrite``; the caller says so when it differs)."""
+    if output == STDIO:
+        return None
+    path = images.check_image_path(output)
+    return path if overwrite else free_name(path, set())
+
+
+def write_single(path: Path | None, img) -> str:
+    """Write one image to ``path`` or, for None, as PNG to standard output; where it went."""
+    if path is None:
+        sys.stdout.buffer.write(images.encode_image(img, ".png"))
+        sys.stdout.buffer.flush()
+        return "standard output"
+    return str(images.write_image(path, img))
+
+
 def write_images(plan: ImagePlan, label: str, stylize, quiet: bool) -> Written:
     """Stylise every input (``stylize(bgr) -> bgr``) and write it where the plan says."""
     from tqdm import tqdm

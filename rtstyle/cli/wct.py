@@ -38,14 +38,20 @@ def register(sub) -> None:
     p.add_argument("--decoders", metavar="DIR",
                    help="folder with level1..level5 decoders (default: models/wct)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--output", "-o", required=True, metavar="OUT.png", help="output image")
+    p.add_argument("--output", "-o", required=True, metavar="OUT.png",
+                   help="output image (missing folders are created); - writes a PNG to standard "
+                   "output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing file (default: write a numbered name and say so)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     import time
 
-    from .. import atomic, images
+    from .. import images
+    from .outputs import single_output, write_single
     from ..errors import InputError
     from ..train.device import resolve_device
     from ..train.wct_stylize import WCTConfig, levels_from_text, stylize_wct
@@ -65,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.style_weights and len(args.style_weights) != len(args.style):
         raise InputError(f"{len(args.style_weights)} --style-weights for {len(args.style)} "
                          "--style images")
-    images.check_image_path(args.output)
-    atomic.check_output_path(args.output)
+    target = single_output(args.output, args.overwrite)
     content = None if args.texture else images.read_image(args.content)
     styles = [images.read_image(s) for s in args.style]
     mask = images.read_image(args.mask) if args.mask else None
@@ -81,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = stylize_wct(content, styles, encoders, decoders, cfg, args.style_weights, mask)
     seconds = time.perf_counter() - start
-    path = images.write_image(args.output, out)
-    print(f"wrote {path} ({out.shape[1]}x{out.shape[0]}) in {seconds:.1f} s on {device}; "
-          f"decoders {', '.join(sources)}")
+    where = write_single(target, out)
+    renamed = f" ({args.output} exists; --overwrite replaces it)" if target and \
+        str(target) != args.output else ""
+    print(f"wrote {where}{renamed} ({out.shape[1]}x{out.shape[0]}) in {seconds:.1f} s on "
+          f"{device}; decoders {', '.join(sources)}", file=sys.stderr if target is None else
+          sys.stdout)
     return 0

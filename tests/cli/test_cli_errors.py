@@ -266,3 +266,23 @@ def test_an_unwritable_output_fails_before_the_optimisation(capsys, out_dir, con
     assert status == 1
     assert_one_line_error(err, f"cannot write to {out_dir}", "Permission denied")
     assert list(out_dir.iterdir()) == []
+
+
+def test_gatys_to_standard_output_and_no_silent_overwrite(capsysbinary, out_dir, content_path,
+                                                          style_path):
+    import cv2
+    import numpy as np
+
+    from rtstyle.cli import main
+
+    assert main([str(a) for a in gatys(content_path, style_path, "-")]) == 0
+    captured = capsysbinary.readouterr()
+    img = cv2.imdecode(np.frombuffer(captured.out, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and max(img.shape[:2]) == 32
+    assert b"wrote standard output" in captured.err
+    assert list(out_dir.iterdir()) == []
+    for _ in range(2):
+        assert main([str(a) for a in gatys(content_path, style_path, out_dir / "o.png")]) == 0
+    out = capsysbinary.readouterr().out.decode()
+    assert f"{out_dir / 'o.png'} exists: writing {out_dir / 'o-2.png'} instead" in out
+    assert {p.name for p in out_dir.iterdir()} >= {"o.png", "o-2.png", "o-2.json", "o.json"}

@@ -65,3 +65,18 @@ def test_sheet_without_styles_is_one_line(capsys, photo, monkeypatch):
     code, _, err = cli(["sheet", photo], capsys)
     assert code == 1
     assert_one_line_error(err, "no exported styles installed")
+
+
+def test_styles_columns_line_up_for_names_of_any_length(capsys, tmp_path, monkeypatch, models):
+    lib = tmp_path / "zoo"
+    for name in ("a", "a_rather_long_style_name_lite"):
+        shutil.copytree(models["starry"], lib / name)
+    monkeypatch.setenv("RTSTYLE_MODELS", str(lib))
+    monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
+    code, stdout, _ = cli(["styles"], capsys)
+    assert code == 0
+    lines = stdout.splitlines()
+    heads = [line for line in lines if not line.startswith(" ")]
+    assert len(heads) == 2
+    assert len({line.index("tiny") for line in heads}) == 1  # the net column
+    assert len({line.index(str(lib)) for line in lines if str(lib) in line}) == 1

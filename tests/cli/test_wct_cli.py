@@ -371,3 +371,28 @@ def test_a_painting_given_to_style_takes_the_any_painting_path(capsys, pics, tmp
                            "any-painting path (train a net for it with 'rtstyle train')")
     assert [p.name for p in out_dir.iterdir()] == ["small_style.png"]
     assert "WCT relu1_1" in stdout
+
+
+def test_wct_numbers_an_existing_output_and_writes_png_to_standard_output(capsysbinary, wct_root,
+                                                                          pics, tmp_path):
+    from rtstyle.cli import main
+
+    out = tmp_path / "o.png"
+    argv = ["wct", "--decoders", wct_root / "wct", "--device", "cpu", "--content", pics["small"],
+            "--style", pics["style"], "--levels", "1", "--size", "64"]
+
+    def run(*extra):
+        code = main([str(a) for a in [*argv, *extra]])
+        captured = capsysbinary.readouterr()
+        return code, captured.out, captured.err.decode()
+
+    assert run("-o", out)[0] == 0
+    code, stdout, _ = run("-o", out)
+    assert code == 0 and f"wrote {tmp_path / 'o-2.png'} ({out} exists" in stdout.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o-2.png", "o.png"]
+    code, stdout, _ = run("-o", out, "--overwrite")
+    assert code == 0 and f"wrote {out} (" in stdout.decode()
+    code, stdout, err = run("-o", "-")
+    assert code == 0 and "wrote standard output" in err
+    assert cv2.imdecode(np.frombuffer(stdout, np.uint8), cv2.IMREAD_COLOR).shape[2] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o-2.png", "o.png"]
