@@ -143,6 +143,24 @@ def check_iterations(iterations: Sequence[int]) -> tuple[int, ...]:
     return its
 
 
+def score_image(output: np.ndarray, content: np.ndarray, style: np.ndarray, loss_cfg: LossConfig,
+                device: str | torch.device = "cpu",
+                loss_net_weights: str | None = None) -> dict[str, float]:
+    """The loss terms of any stylised image (a net's, Gatys', another tool's) under
+    ``loss_cfg``: content against ``content`` (resized to the output's size), style against
+    ``style``. BGR uint8 in; the same numbers the training and :func:`evaluate` report."""
+    dev = torch.device(device) if isinstance(device, str) else device
+    lnet = load_loss_network(loss_cfg.loss_net, dev, loss_cfg.pooling, loss_net_weights)
+    loss = PerceptualLoss(loss_cfg, lnet)
+    loss.set_styles([torch.from_numpy(frames.to_model_input(style)).to(dev)])
+    if content.shape[:2] != output.shape[:2]:
+        content = images.resize_to(content, output.shape[:2])
+    x = torch.from_numpy(frames.to_model_input(content)).to(dev)
+    y = torch.from_numpy(frames.to_model_input(output)).to(dev)
+    with torch.no_grad():
+        return loss(y, loss.content_features(x)).as_floats()
+
+
 def net_loss(net, content: np.ndarray, style: np.ndarray, loss_cfg: LossConfig,
              device: torch.device, loss_net_weights: str | None = None
              ) -> tuple[np.ndarray, dict[str, float], float]:

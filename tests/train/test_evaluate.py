@@ -194,3 +194,24 @@ def test_evaluation_plot(tiny_evaluation, tmp_path):
     img = cv2.imread(str(path))
     assert img is not None and img.shape[0] > 100 and img.shape[1] > 100
     assert [p.name for p in tmp_path.iterdir()] == ["evaluation.png"]
+
+
+def test_score_image_gives_the_training_loss_of_any_output():
+    """The photo scored against itself has no content loss; a flipped photo has some; the
+    style term does not depend on where the content came from."""
+    import numpy as np
+
+    from rtstyle import assets, images
+    from rtstyle.train.evaluate import score_image
+    from rtstyle.train.losses import LossConfig
+
+    photo = images.read_image(assets.path(assets.DEMO_CONTENT), max_side=48)
+    style = images.read_image(assets.path(assets.DEMO_STYLE), max_side=48)
+    cfg = LossConfig(content_layers=("relu2_2",), style_layers=("relu1_2", "relu2_2"))
+    same = score_image(photo, photo, style, cfg)
+    assert same["content"] == 0 and same["style"] > 0
+    flipped = score_image(np.ascontiguousarray(photo[:, ::-1]), photo, style, cfg)
+    assert flipped["content"] > 0
+    assert flipped["style"] == pytest.approx(same["style"], rel=0.05)  # a mirror keeps Grams
+    bigger = images.resize_to(photo, (photo.shape[0] * 2, photo.shape[1] * 2))
+    assert score_image(bigger, photo, style, cfg)["content"] < flipped["content"]
