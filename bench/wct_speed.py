@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import numpy as np
 
-    from rtstyle import arbitrary, assets, images
+    from rtstyle import assets, images, wct_realtime
     from rtstyle.stylizer import Stylizer
 
     content = images.read_image(assets.path(assets.DEMO_CONTENT))
@@ -63,8 +63,8 @@ def main(argv=None) -> int:
         import torch
 
         from rtstyle.train.device import describe, resolve_device
-        from rtstyle.train.wct_stylize import WCTConfig, levels_from_text, stylize_wct
-        from rtstyle.train.wct_trainer import encoder_for, find_decoder, load_decoder
+        from rtstyle.train.wct.stylize import WCTConfig, levels_from_text, stylize_wct
+        from rtstyle.train.wct.trainer import encoder_for, find_decoder, load_decoder
 
         device = resolve_device(args.device)
         for text in configs:
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         frame = images.resize_to(content, (h, w))
         for level in [int(v) for v in args.levels_realtime.split(",") if v.strip()]:
             for backend in args.backends.split(","):
-                st = arbitrary.WCTStyle(style, level, None, backend, shape=(h, w))
+                st = wct_realtime.WCTStyle(style, level, None, backend, shape=(h, w))
                 stylizer = Stylizer({"painting": st}, warm_up=(h, w))
                 lat = []
                 for _ in range(args.frames):

@@ -36,8 +36,8 @@ def main(argv=None) -> int:
 
     from rtstyle import grid, images
     from rtstyle.train.device import resolve_device
-    from rtstyle.train.wct_stylize import WCTConfig, stylize_wct
-    from rtstyle.train.wct_trainer import encoder_for, find_decoder, load_decoder
+    from rtstyle.train.wct.stylize import WCTConfig, stylize_wct
+    from rtstyle.train.wct.trainer import encoder_for, find_decoder, load_decoder
 
     device = resolve_device(args.device)
     decs = {lv: load_decoder(find_decoder(lv, args.decoders), device)[0] for lv in range(1, 6)}

@@ -194,7 +194,7 @@ def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int =
     """An inference backend for ``model`` (an .onnx file or a model folder) from a spec string.
 
     ``fp16`` picks a model folder's ``model.fp16.onnx`` when it has one. WCT graphs are only
-    accepted with ``wct`` (:class:`rtstyle.arbitrary.WCTStyle` feeds them the style).
+    accepted with ``wct`` (:class:`rtstyle.wct_realtime.WCTStyle` feeds them the style).
     """
     spec = (backend or "auto").strip().lower()
     if spec not in BACKENDS:

@@ -108,7 +108,7 @@ class Stylizer:
         if max_side is not None and max_side < MIN_SIDE:
             raise ConfigError(f"max-side must be at least {MIN_SIDE}, got {max_side}")
         self.scale, self.max_side = scale, max_side
-        # a style is a model path, or an object that runs like a backend (arbitrary.WCTStyle)
+        # a style is a model path, or an object that runs like a backend (wct_realtime.WCTStyle)
         self.models = {name: path if hasattr(path, "run") else
                        make_backend(path, backend, threads, warm_up, fp16)
                        for name, path in styles.items()}

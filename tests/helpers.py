@@ -214,8 +214,10 @@ def make_wct_root(base: Path, levels=(1, 2, 3), export=(1, 2)) -> Path:
     import torch
 
     from rtstyle import metadata
-    from rtstyle.train import model_folder, wct_export, wct_trainer
-    from rtstyle.train.wct_models import WCTDecoder, size_multiple
+    from rtstyle.train import model_folder
+    from rtstyle.train.wct import export as wct_export
+    from rtstyle.train.wct import trainer as wct_trainer
+    from rtstyle.train.wct.models import WCTDecoder, size_multiple
 
     wct = base / "wct"
     wct.mkdir(parents=True, exist_ok=True)

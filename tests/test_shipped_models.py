@@ -23,7 +23,7 @@ def test_no_shipped_file_is_over_20_mib_and_models_stay_under_80_mib():
 @pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
 def test_every_shipped_wct_decoder_loads_with_its_psnr(level):
     pytest.importorskip("torch")
-    from rtstyle.train.wct_trainer import load_decoder
+    from rtstyle.train.wct.trainer import load_decoder
 
     decoder, meta = load_decoder(MODELS / "wct" / f"level{level}")
     assert decoder.level == level and meta["net"]["level"] == level

@@ -10,7 +10,7 @@ part of ``infer``.
   ``rtstyle image``/``video``/``webcam``); on CUDA and TensorRT with IO binding of device
   buffers (``OrtValue``), ``ort-cuda-fp16`` on the fp16 export, ``ort-trt-fp16`` with
   TensorRT's fp16 on the fp32 graph. The WCT graph gets a painting's statistics (the bundled
-  *Starry Night*) through :class:`rtstyle.arbitrary.WCTStyle`.
+  *Starry Night*) through :class:`rtstyle.wct_realtime.WCTStyle`.
 - ``torch-*``: the product's :class:`rtstyle.train.torch_backend.TorchBackend` (eager fp32;
   compiled fp16 channels-last with CUDA graphs on a GPU), imported only when used.
 """
@@ -89,7 +89,7 @@ class Driver:
 class OrtDriver(Driver):
     def __init__(self, backend: str, files: NetFiles, store: NetStore, threads: int = 0,
                  shape: tuple[int, int] | None = None):
-        from .. import arbitrary, images, assets
+        from .. import assets, images, wct_realtime
         from ..backends import make_backend
 
         self.backend = backend
@@ -97,7 +97,7 @@ class OrtDriver(Driver):
         self.wct = files.wct
         if files.wct:
             painting = images.read_image(assets.path(assets.DEMO_STYLE))
-            self.style = arbitrary.WCTStyle(painting, files.level, files.folder, spec, threads,
+            self.style = wct_realtime.WCTStyle(painting, files.level, files.folder, spec, threads,
                                             shape)
             self.ort = self.style.net
             self.runs_on = self.style.describe()

@@ -87,18 +87,18 @@ class NetStore:
         return found
 
     def _find(self, net: str) -> NetFiles:
-        from .. import arbitrary, onnx_model
+        from .. import onnx_model, wct_realtime
 
         if net == "wct":
             folder = self.models.get("wct")
             try:
                 # a given folder may hold another level's graphs (its metadata says which)
-                level = onnx_model.read_contract(folder / arbitrary.CONTENT_FILE).wct.get(
+                level = onnx_model.read_contract(folder / wct_realtime.CONTENT_FILE).wct.get(
                     "level", WCT_LEVEL) if folder else WCT_LEVEL
-                root = arbitrary.find(level, folder)
+                root = wct_realtime.find(level, folder)
             except RtstyleError as e:
                 raise Unavailable(str(e)) from None
-            return NetFiles(net, root / arbitrary.CONTENT_FILE, root,
+            return NetFiles(net, root / wct_realtime.CONTENT_FILE, root,
                             f"WCT relu{level}_1 real-time graph ({root})", wct=True, level=level)
         if net in self.models:
             path = self.models[net]

@@ -55,7 +55,7 @@ def add_stabilize_arg(p: argparse.ArgumentParser) -> None:
 
 def painting_styles(args: argparse.Namespace, shape=None) -> dict:
     """{name: WCTStyle} for --style-image (empty without it)."""
-    from .. import arbitrary
+    from .. import wct_realtime
     from ..errors import ConfigError
 
     if not args.style_image:
@@ -64,7 +64,7 @@ def painting_styles(args: argparse.Namespace, shape=None) -> dict:
         return {}
     if args.fp16:
         raise ConfigError("--fp16 is for trained styles; the real-time WCT graph runs in fp32")
-    return arbitrary.load_styles(args.style_image, args.wct_level or arbitrary.DEFAULT_LEVEL,
+    return wct_realtime.load_styles(args.style_image, args.wct_level or wct_realtime.DEFAULT_LEVEL,
                                  args.backend, args.threads, shape, args.alpha)
 
 

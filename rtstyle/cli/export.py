@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out or args.fp16:
             raise InputError("--out and --fp16 are for style nets; a WCT decoder's graphs are "
                              "written into its model folder in fp32")
-        from ..train import wct_export
+        from ..train.wct import export as wct_export
 
         r = wct_export.export_wct(args.model, opset=args.opset,
                                   iterations=args.ns_iterations or wct_export.ITERATIONS)

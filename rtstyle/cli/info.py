@@ -42,13 +42,13 @@ def working_providers() -> dict[str, str]:
 
 def wct_levels() -> dict[int, str]:
     """{level: folder} of the real-time WCT graphs found."""
-    from .. import arbitrary
+    from .. import wct_realtime
     from ..errors import RtstyleError
 
     found = {}
     for level in range(1, 6):
         try:
-            found[level] = str(arbitrary.find(level))
+            found[level] = str(wct_realtime.find(level))
         except RtstyleError:
             continue
     return found

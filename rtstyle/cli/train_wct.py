@@ -12,8 +12,15 @@ import argparse
 
 from .args import add_common, nonneg_float, positive_int
 from .progress import TrainingBar
-from .train import (COMMON_FLAGS, _preview_images, add_run_args, check_resume_flags, data_folder,
-                    prepare_run, run_updates)
+from .train import (
+    COMMON_FLAGS,
+    _preview_images,
+    add_run_args,
+    check_resume_flags,
+    data_folder,
+    prepare_run,
+    run_updates,
+)
 
 RUN_FLAGS = ("level", "feature_weight", *COMMON_FLAGS)
 
@@ -44,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import assets, config, interrupts
     from ..errors import InputError
-    from ..train import distributed, trainer, wct_trainer
+    from ..train import distributed, trainer
     from ..train.data import find_images
+    from ..train.wct import trainer as wct_trainer
 
     run_dir = trainer.RunFolder(args.out)
     world = distributed.from_env()

@@ -51,11 +51,11 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from .. import images
-    from .outputs import single_output, write_single
     from ..errors import InputError
     from ..train.device import resolve_device
-    from ..train.wct_stylize import WCTConfig, levels_from_text, stylize_wct
-    from ..train.wct_trainer import encoder_for, find_decoder, load_decoder
+    from ..train.wct.stylize import WCTConfig, levels_from_text, stylize_wct
+    from ..train.wct.trainer import encoder_for, find_decoder, load_decoder
+    from .outputs import single_output, write_single
 
     levels = levels_from_text(args.levels)
     cfg = WCTConfig(levels=levels, alpha=args.alpha, size=args.size, style_size=args.style_size,

@@ -1,5 +1,5 @@
 """Saving and loading trained nets as model folders (safetensors + model.json): transformer
-nets (one style each) and WCT decoders (``kind`` "wct-decoder", see :mod:`.wct_trainer`)."""
+nets (one style each) and WCT decoders (``kind`` "wct-decoder", see :mod:`.wct.trainer`)."""
 
 from __future__ import annotations
 

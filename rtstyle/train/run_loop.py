@@ -1,5 +1,5 @@
 """The training loop every rtstyle run shares (style nets here and in :mod:`.trainer`, WCT
-decoders in :mod:`.wct_trainer`).
+decoders in :mod:`.wct.trainer`).
 
 A run continues from ``checkpoint.pt`` when given its state, and then reproduces the losses an
 uninterrupted run would have had: data order and crops depend only on (seed, step) (see
@@ -40,7 +40,7 @@ HISTORY_COLUMNS = ("step", "content", "style", "tv", "total", "images_per_s", "s
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What every rtstyle training run has (Johnson nets here, WCT decoders in :mod:`.wct_trainer`)."""
+    """What every rtstyle training run has (Johnson nets here, WCT decoders in :mod:`.wct.trainer`)."""
 
     #: Side of the square random crops the net is trained on.
     image_size: int = 256

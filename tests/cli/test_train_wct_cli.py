@@ -16,7 +16,8 @@ import pytest
 
 from rtstyle import assets, metadata
 from rtstyle.cli import main
-from rtstyle.train import checkpoint, wct_trainer
+from rtstyle.train import checkpoint
+from rtstyle.train.wct import trainer as wct_trainer
 
 from tests.helpers import assert_one_line_error, cli
 

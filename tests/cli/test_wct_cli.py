@@ -272,7 +272,7 @@ def test_video_with_a_painting_keeps_every_frame(capsys, clip, pics, tmp_path):
 
 
 def test_webcam_headless_with_two_paintings(capsys, clip, pics, tmp_path, wct_root):
-    from rtstyle.arbitrary import WCTStyle
+    from rtstyle.wct_realtime import WCTStyle
     from rtstyle.stylizer import Stylizer
 
     out = tmp_path / "live.mp4"

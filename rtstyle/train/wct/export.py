@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import arbitrary, assets, atomic, frames, images, metadata, onnx_model
-from ..quality import psnr
-from . import wct
-from .export import DEFAULT_OPSET, ExportError, _ort_cpu, _photo_batch, with_metadata
-from .wct_models import CHANNELS, WCTDecoder, WCTEncoder, size_multiple
-from .wct_trainer import encoder_for, load_decoder
+from ... import assets, atomic, frames, images, metadata, onnx_model, wct_realtime
+from ...quality import psnr
+from ..export import DEFAULT_OPSET, ExportError, _ort_cpu, _photo_batch, with_metadata
+from . import transform as wct
+from .models import CHANNELS, WCTDecoder, WCTEncoder, size_multiple
+from .trainer import encoder_for, load_decoder
 
 #: Newton-Schulz iterations in the exported whitening.
 ITERATIONS = 20
@@ -91,12 +91,12 @@ def style_feeds(encoder: WCTEncoder, style_bgr: np.ndarray, alpha: float = 1.0
                 ) -> tuple[dict[str, np.ndarray], wct.StyleStats]:
     """The content path's style inputs for a painting (and the exact statistics)."""
     x = torch.from_numpy(frames.to_model_input(style_bgr))
-    from .wct_stylize import pad
+    from .stylize import pad
 
     with torch.no_grad():
         feat = encoder(pad(x, size_multiple(encoder.level))[0])
     stats = wct.StyleStats.of(feat)
-    mean, colour = arbitrary.style_statistics(feat.numpy())
+    mean, colour = wct_realtime.style_statistics(feat.numpy())
     return {"style_mean": mean, "style_colour": colour,
             "alpha": np.array([alpha], np.float32)}, stats
 
@@ -195,14 +195,14 @@ def export_wct(model_dir: str | os.PathLike, opset: int = DEFAULT_OPSET,
     content_bytes = with_metadata(content_bytes, _props(meta, "content-path", level, opset,
                                                         {"checks": checks}),
                                   f"rtstyle real-time WCT relu{level}_1 content path")
-    for name, data in ((arbitrary.ENCODER_FILE, encoder_bytes),
-                       (arbitrary.CONTENT_FILE, content_bytes)):
+    for name, data in ((wct_realtime.ENCODER_FILE, encoder_bytes),
+                       (wct_realtime.CONTENT_FILE, content_bytes)):
         onnx_model.read_contract_bytes(data, str(folder / name))  # the runtime accepts it
-    atomic.write_bytes(folder / arbitrary.ENCODER_FILE, encoder_bytes)
-    atomic.write_bytes(folder / arbitrary.CONTENT_FILE, content_bytes)
+    atomic.write_bytes(folder / wct_realtime.ENCODER_FILE, encoder_bytes)
+    atomic.write_bytes(folder / wct_realtime.CONTENT_FILE, content_bytes)
     return WCTExportResult(folder, level, iterations, checks, time.perf_counter() - start,
-                           {arbitrary.ENCODER_FILE: len(encoder_bytes),
-                            arbitrary.CONTENT_FILE: len(content_bytes)})
+                           {wct_realtime.ENCODER_FILE: len(encoder_bytes),
+                            wct_realtime.CONTENT_FILE: len(content_bytes)})
 
 
 @torch.no_grad()

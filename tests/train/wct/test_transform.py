@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rtstyle.errors import ConfigError
-from rtstyle.train import wct
+from rtstyle.train.wct import transform as wct
 
 
 def features(c=8, h=12, w=10, seed=0, scale=3.0):

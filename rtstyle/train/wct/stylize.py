@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 import torch
 
-from .. import frames, images
-from ..errors import ConfigError, InputError
-from . import wct
-from .wct_models import LEVELS, WCTDecoder, WCTEncoder, check_level, size_multiple
+from ... import frames, images
+from ...errors import ConfigError, InputError
+from . import transform as wct
+from .models import LEVELS, WCTDecoder, WCTEncoder, check_level, size_multiple
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import config, frames, images, metadata
-from ..errors import ConfigError
-from ..interrupts import StopRequest
-from ..quality import psnr
-from . import distributed, model_folder
-from .data import find_images
-from .loss_networks import load_loss_network
-from .run_folder import RunFolder
-from .run_loop import RunLoop, RunSettings, TrainResult, check_device
-from .wct_models import CHANNELS, WCTDecoder, WCTEncoder, check_level, reconstruction_loss, size_multiple
+from ... import config, frames, images, metadata
+from ...errors import ConfigError
+from ...interrupts import StopRequest
+from ...quality import psnr
+from .. import distributed, model_folder
+from ..data import find_images
+from ..loss_networks import load_loss_network
+from ..run_folder import RunFolder
+from ..run_loop import RunLoop, RunSettings, TrainResult, check_device
+from .models import (
+    CHANNELS,
+    WCTDecoder,
+    WCTEncoder,
+    check_level,
+    reconstruction_loss,
+    size_multiple,
+)
 
 KIND = "wct-decoder"
 
@@ -73,7 +80,7 @@ def encoder_for(level: int, device: torch.device | str = "cpu", weights: str | N
 def reconstruct(encoder: WCTEncoder, decoder: WCTDecoder, imgs: Sequence[np.ndarray]
                 ) -> list[np.ndarray]:
     """Encode and decode BGR uint8 images of any size (padded to the level's multiple)."""
-    from .wct_stylize import pad
+    from .stylize import pad
 
     was = decoder.training
     decoder.eval()
@@ -215,10 +222,10 @@ def eval_images_from(paths: Sequence[str | os.PathLike], max_side: int = 512
 def find_decoder(level: int, root: str | os.PathLike | None = None) -> Path:
     """The decoder model folder for ``level``: ``root/level{L}`` or the search path's
     ``wct/level{L}`` (``$RTSTYLE_MODELS``, the repo's models/, ~/.local/share/rtstyle/models)."""
-    from .. import arbitrary
+    from ... import wct_realtime
 
     check_level(level)
-    candidates = [Path(root) / f"level{level}"] if root else arbitrary.search_folders(level)
+    candidates = [Path(root) / f"level{level}"] if root else wct_realtime.search_folders(level)
     for c in candidates:
         if (c / metadata.METADATA_FILE).is_file():
             return c

@@ -9,7 +9,7 @@ import torch
 from rtstyle import assets, frames, images
 from rtstyle.errors import ConfigError
 from rtstyle.train.loss_networks import load_loss_network
-from rtstyle.train.wct_models import (CHANNELS, LEVELS, WCTDecoder, WCTEncoder, check_level,
+from rtstyle.train.wct.models import (CHANNELS, LEVELS, WCTDecoder, WCTEncoder, check_level,
                                       reconstruction_loss, size_multiple)
 
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import torch
 
-# The same floors as the runtime's exact statistics (rtstyle.arbitrary), so the two agree.
-from ..arbitrary import EIG_FLOOR, EPS
-from ..errors import ConfigError
+from ...errors import ConfigError
+
+# The same floors as the runtime's exact statistics (rtstyle.wct_realtime), so the two agree.
+from ...wct_realtime import EIG_FLOOR, EPS
 
 
 def flatten(feat: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Training WCT decoders (rtstyle.train.wct_trainer) on tiny data: the recipe's checks, learning,
+"""Training WCT decoders (rtstyle.train.wct.trainer) on tiny data: the recipe's checks, learning,
 exact resume after a stop request, the model folder (kind, float16 weights, evaluation), loading
 it back, finding it, and reconstructing images of any size."""
 
@@ -20,8 +20,9 @@ from rtstyle.errors import ConfigError, ImageError, InputError
 from rtstyle.interrupts import StopRequest
 from rtstyle.metadata import ModelError
 from rtstyle.quality import psnr
-from rtstyle.train import trainer, wct_trainer
-from rtstyle.train.wct_models import CHANNELS, WCTDecoder
+from rtstyle.train import trainer
+from rtstyle.train.wct import trainer as wct_trainer
+from rtstyle.train.wct.models import CHANNELS, WCTDecoder
 
 from tests.helpers import cli
 

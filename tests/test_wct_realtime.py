@@ -1,4 +1,4 @@
-"""The torch-free real-time arbitrary style runtime (rtstyle.arbitrary): exact style statistics
+"""The torch-free real-time arbitrary style runtime (rtstyle.wct_realtime): exact style statistics
 in numpy against the torch WCT, finding the exported graphs, and WCTStyle as a Stylizer backend
 with real ONNX Runtime sessions on the untrained (seeded) graphs of the ``wct_root`` fixture."""
 
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtstyle import arbitrary
+from rtstyle import wct_realtime
 from rtstyle.errors import ConfigError, ImageError, InputError
 from rtstyle.metadata import ModelError
 from rtstyle.stylizer import Stylizer
@@ -46,9 +46,9 @@ def only_the_test_roots(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def level_styles(wct_root) -> dict[int, arbitrary.WCTStyle]:
+def level_styles(wct_root) -> dict[int, wct_realtime.WCTStyle]:
     """The painting as a real-time style at levels 1 and 2 (explicit folders, one session each)."""
-    return {level: arbitrary.WCTStyle(painting(), level, wct_root / "wct" / f"level{level}",
+    return {level: wct_realtime.WCTStyle(painting(), level, wct_root / "wct" / f"level{level}",
                                       backend="ort-cpu")
             for level in (1, 2)}
 
@@ -83,10 +83,10 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_numpy_statistics_agree_with_torch_style_stats(name):
     torch = pytest.importorskip("torch")
-    from rtstyle.train import wct
+    from rtstyle.train.wct import transform as wct
 
     feat = CASES[name].astype(np.float32)
-    mean, colour = arbitrary.style_statistics(feat)
+    mean, colour = wct_realtime.style_statistics(feat)
     c = feat.shape[1]
     assert mean.shape == (c, 1) and colour.shape == (c, c)
     assert mean.dtype == np.float32 and colour.dtype == np.float32
@@ -100,50 +100,50 @@ def test_numpy_statistics_agree_with_torch_style_stats(name):
 
 def test_the_colour_matrix_squared_is_the_covariance():
     feat = features(12, 9, 11, seed=5)
-    mean, cov = arbitrary.covariance(feat)
+    mean, cov = wct_realtime.covariance(feat)
     flat = feat.reshape(12, -1)
     np.testing.assert_allclose(mean[:, 0], flat.mean(axis=1))
-    np.testing.assert_allclose(cov, np.cov(flat) + arbitrary.EPS * np.eye(12), rtol=1e-10)
-    _, colour = arbitrary.style_statistics(feat)
+    np.testing.assert_allclose(cov, np.cov(flat) + wct_realtime.EPS * np.eye(12), rtol=1e-10)
+    _, colour = wct_realtime.style_statistics(feat)
     np.testing.assert_allclose(colour.astype(np.float64) @ colour, cov, rtol=1e-4,
                                atol=1e-4 * np.abs(cov).max())
-    root, inv_root = arbitrary.matrix_power(cov, 0.5), arbitrary.matrix_power(cov, -0.5)
+    root, inv_root = wct_realtime.matrix_power(cov, 0.5), wct_realtime.matrix_power(cov, -0.5)
     np.testing.assert_allclose(root @ inv_root, np.eye(12), atol=1e-8)
     # (C, N) features give the same statistics as (1, C, H, W)
-    m2, c2 = arbitrary.covariance(flat)
+    m2, c2 = wct_realtime.covariance(flat)
     np.testing.assert_array_equal(m2, mean)
     np.testing.assert_array_equal(c2, cov)
 
 
 def test_singular_covariances_are_floored_not_inverted_blindly():
-    cov = arbitrary.covariance(np.full((1, 8, 4, 4), 7.0))[1]  # EPS * I only
-    inv = arbitrary.matrix_power(cov, -0.5)
+    cov = wct_realtime.covariance(np.full((1, 8, 4, 4), 7.0))[1]  # EPS * I only
+    inv = wct_realtime.matrix_power(cov, -0.5)
     assert np.isfinite(inv).all()
-    np.testing.assert_allclose(inv, np.eye(8) / np.sqrt(arbitrary.EPS), rtol=1e-9)
+    np.testing.assert_allclose(inv, np.eye(8) / np.sqrt(wct_realtime.EPS), rtol=1e-9)
     rank1 = np.outer(np.arange(1.0, 9.0), np.arange(1.0, 9.0))  # one non-zero eigenvalue
-    evals = np.linalg.eigvalsh(arbitrary.matrix_power(rank1, -0.5))
+    evals = np.linalg.eigvalsh(wct_realtime.matrix_power(rank1, -0.5))
     assert np.isfinite(evals).all()
-    assert evals.max() <= 1 / np.sqrt(arbitrary.EIG_FLOOR * 204.0) * (1 + 1e-6)  # 204 = |v|^2
+    assert evals.max() <= 1 / np.sqrt(wct_realtime.EIG_FLOOR * 204.0) * (1 + 1e-6)  # 204 = |v|^2
 
 
 def test_non_finite_features_are_refused():
     feat = features(4, 3, 3)
     feat[0, 1, 1, 1] = np.nan
     with pytest.raises(InputError, match="not finite"):
-        arbitrary.style_statistics(feat)
+        wct_realtime.style_statistics(feat)
 
 
 def test_arbitrary_runs_without_torch(wct_root, tmp_path):
     """Import, statistics, graph lookup and a stylised frame with torch made unimportable."""
     script = BLOCK_TORCH + textwrap.dedent("""
         import numpy as np
-        import rtstyle.arbitrary as arbitrary
+        import rtstyle.wct_realtime as wct_realtime
         from rtstyle.stylizer import Stylizer
-        mean, colour = arbitrary.style_statistics(np.random.default_rng(0).random((1, 8, 3, 4)))
+        mean, colour = wct_realtime.style_statistics(np.random.default_rng(0).random((1, 8, 3, 4)))
         assert mean.shape == (8, 1) and colour.shape == (8, 8)
-        assert arbitrary.find(1) == arbitrary.search_folders(1)[0]
+        assert wct_realtime.find(1) == wct_realtime.search_folders(1)[0]
         style = np.random.default_rng(1).integers(0, 256, (40, 52, 3), dtype=np.uint8)
-        st = Stylizer({"p": arbitrary.WCTStyle(style, level=1, backend="ort-cpu")},
+        st = Stylizer({"p": wct_realtime.WCTStyle(style, level=1, backend="ort-cpu")},
                       warm_up=None)
         frame = np.random.default_rng(2).integers(0, 256, (27, 35, 3), dtype=np.uint8)
         out = st(frame)
@@ -163,37 +163,37 @@ def test_arbitrary_runs_without_torch(wct_root, tmp_path):
 def test_find_looks_in_the_search_path(wct_root, monkeypatch, tmp_path):
     monkeypatch.setenv("RTSTYLE_MODELS", os.pathsep.join([str(tmp_path / "empty"),
                                                           str(wct_root)]))
-    assert arbitrary.search_folders(2)[:2] == [tmp_path / "empty" / "wct" / "level2",
+    assert wct_realtime.search_folders(2)[:2] == [tmp_path / "empty" / "wct" / "level2",
                                                wct_root / "wct" / "level2"]
     user = tmp_path / "data" / "rtstyle" / "models"
-    assert arbitrary.search_folders(2)[-1] == user / "wct" / "level2"
-    assert arbitrary.find(1) == wct_root / "wct" / "level1"
-    assert arbitrary.find(2) == wct_root / "wct" / "level2"
-    assert arbitrary.find(2, wct_root / "wct" / "level2") == wct_root / "wct" / "level2"
+    assert wct_realtime.search_folders(2)[-1] == user / "wct" / "level2"
+    assert wct_realtime.find(1) == wct_root / "wct" / "level1"
+    assert wct_realtime.find(2) == wct_root / "wct" / "level2"
+    assert wct_realtime.find(2, wct_root / "wct" / "level2") == wct_root / "wct" / "level2"
 
 
 def test_missing_graphs_name_rtstyle_export(wct_root, monkeypatch):
     with pytest.raises(ModelError, match="rtstyle export --model models/wct/level3"):
-        arbitrary.find(3)  # nothing on the search path
+        wct_realtime.find(3)  # nothing on the search path
     monkeypatch.setenv("RTSTYLE_MODELS", str(wct_root))
     with pytest.raises(ModelError, match="rtstyle export") as e:
-        arbitrary.find(3)  # a decoder folder that was never exported
+        wct_realtime.find(3)  # a decoder folder that was never exported
     assert str(wct_root / "wct" / "level3") in str(e.value)
     with pytest.raises(ModelError, match="rtstyle export"):
-        arbitrary.find(1, wct_root / "wct" / "level3")
+        wct_realtime.find(1, wct_root / "wct" / "level3")
     with pytest.raises(ModelError, match="rtstyle export"):
-        arbitrary.WCTStyle(painting(), level=3, backend="ort-cpu")
+        wct_realtime.WCTStyle(painting(), level=3, backend="ort-cpu")
     for bad in (0, 6):
         with pytest.raises(ConfigError, match="1..5"):
-            arbitrary.find(bad)
+            wct_realtime.find(bad)
 
 
 def test_a_folder_with_only_one_of_the_two_graphs_is_not_found(wct_root, tmp_path):
     half = tmp_path / "level1"
     shutil.copytree(wct_root / "wct" / "level1", half)
-    (half / arbitrary.ENCODER_FILE).unlink()
+    (half / wct_realtime.ENCODER_FILE).unlink()
     with pytest.raises(ModelError, match="rtstyle export"):
-        arbitrary.find(1, half)
+        wct_realtime.find(1, half)
 
 
 # --- WCTStyle through the Stylizer -----------------------------------------------------------
@@ -226,7 +226,7 @@ def test_alpha_zero_and_one_differ_and_alpha_zero_ignores_the_style(styles, wct_
     assert s1.alpha == 0.0
     none = st(frame)
     assert np.abs(full.astype(int) - none).mean() > 3
-    other = arbitrary.WCTStyle(255 - painting(), 1, wct_root / "wct" / "level1",
+    other = wct_realtime.WCTStyle(255 - painting(), 1, wct_root / "wct" / "level1",
                                backend="ort-cpu", alpha=0.0)
     # alpha 0: only the content's features are decoded, whatever the painting
     assert np.array_equal(Stylizer({"q": other}, warm_up=None)(frame), none)
@@ -244,25 +244,25 @@ def test_alpha_is_checked(styles, wct_root, bad):
         s.set_alpha(bad)
     assert s.alpha == 1.0  # unchanged
     with pytest.raises(ConfigError, match="alpha"):
-        arbitrary.WCTStyle(painting(), 1, wct_root / "wct" / "level1", backend="ort-cpu",
+        wct_realtime.WCTStyle(painting(), 1, wct_root / "wct" / "level1", backend="ort-cpu",
                            alpha=bad)
 
 
 def test_a_style_image_smaller_than_the_receptive_field_is_refused(wct_root):
     folder = wct_root / "wct" / "level2"
     with pytest.raises(InputError, match="too small for level 2") as e:
-        arbitrary.WCTStyle(painting()[:3, :40], 2, folder, backend="ort-cpu", name="tiny")
+        wct_realtime.WCTStyle(painting()[:3, :40], 2, folder, backend="ort-cpu", name="tiny")
     assert "'tiny' is 40x3" in str(e.value) and "at least 4 px" in str(e.value)
     # style_size scales a large painting down below the limit, too
     with pytest.raises(InputError, match="too small"):
-        arbitrary.WCTStyle(painting(), 2, folder, backend="ort-cpu", style_size=3)
+        wct_realtime.WCTStyle(painting(), 2, folder, backend="ort-cpu", style_size=3)
     # the smallest size that is enough works
-    arbitrary.WCTStyle(painting()[:4, :4], 2, folder, backend="ort-cpu")
+    wct_realtime.WCTStyle(painting()[:4, :4], 2, folder, backend="ort-cpu")
 
 
 def test_a_flat_painting_gives_finite_statistics_and_frames(wct_root):
     flat = np.full((32, 40, 3), (30, 140, 220), np.uint8)
-    s = arbitrary.WCTStyle(flat, 2, wct_root / "wct" / "level2", backend="ort-cpu")
+    s = wct_realtime.WCTStyle(flat, 2, wct_root / "wct" / "level2", backend="ort-cpu")
     assert all(np.isfinite(v).all() for v in s.net.feeds.values())
     out = Stylizer({"flat": s}, warm_up=(32, 32))(photo(33, 45))
     assert out.shape == (33, 45, 3)
@@ -270,22 +270,22 @@ def test_a_flat_painting_gives_finite_statistics_and_frames(wct_root):
 
 def test_graphs_of_another_level_are_refused(wct_root, tmp_path):
     with pytest.raises(ModelError, match="level 1 WCT graph, expected level 2"):
-        arbitrary.WCTStyle(painting(), 2, wct_root / "wct" / "level1", backend="ort-cpu")
+        wct_realtime.WCTStyle(painting(), 2, wct_root / "wct" / "level1", backend="ort-cpu")
     mixed = tmp_path / "level1"
     shutil.copytree(wct_root / "wct" / "level1", mixed)
-    shutil.copy(wct_root / "wct" / "level2" / arbitrary.ENCODER_FILE, mixed)
+    shutil.copy(wct_root / "wct" / "level2" / wct_realtime.ENCODER_FILE, mixed)
     with pytest.raises(ModelError, match="encoder.onnx is a level 2 WCT graph, expected level 1"):
-        arbitrary.WCTStyle(painting(), 1, mixed, backend="ort-cpu")
+        wct_realtime.WCTStyle(painting(), 1, mixed, backend="ort-cpu")
 
 
 def test_swapped_roles_are_refused(wct_root, tmp_path):
     swapped = tmp_path / "level1"
     swapped.mkdir()
     src = wct_root / "wct" / "level1"
-    shutil.copy(src / arbitrary.ENCODER_FILE, swapped / arbitrary.CONTENT_FILE)
-    shutil.copy(src / arbitrary.CONTENT_FILE, swapped / arbitrary.ENCODER_FILE)
+    shutil.copy(src / wct_realtime.ENCODER_FILE, swapped / wct_realtime.CONTENT_FILE)
+    shutil.copy(src / wct_realtime.CONTENT_FILE, swapped / wct_realtime.ENCODER_FILE)
     with pytest.raises(ModelError, match="wrong roles"):
-        arbitrary.WCTStyle(painting(), 1, swapped, backend="ort-cpu")
+        wct_realtime.WCTStyle(painting(), 1, swapped, backend="ort-cpu")
 
 
 def test_load_styles_names_paintings_by_file_and_switches(wct_root, tmp_path, monkeypatch):
@@ -293,7 +293,7 @@ def test_load_styles_names_paintings_by_file_and_switches(wct_root, tmp_path, mo
     (tmp_path / "x").mkdir()
     cv2.imwrite(str(tmp_path / "sky.png"), painting())
     cv2.imwrite(str(tmp_path / "x" / "sky.png"), 255 - painting())
-    loaded = arbitrary.load_styles([tmp_path / "sky.png", tmp_path / "x" / "sky.png"], level=1,
+    loaded = wct_realtime.load_styles([tmp_path / "sky.png", tmp_path / "x" / "sky.png"], level=1,
                                    backend="ort-cpu", alpha=0.8)
     assert list(loaded) == ["sky", "sky-2"]
     assert all(s.level == 1 and s.alpha == pytest.approx(0.8) for s in loaded.values())
@@ -305,7 +305,7 @@ def test_load_styles_names_paintings_by_file_and_switches(wct_root, tmp_path, mo
     assert st.describe() == "WCT relu1_1, ort-cpu (fp32)"
     assert np.abs(a.astype(int) - b).mean() > 3
     with pytest.raises(ImageError, match="image not found"):
-        arbitrary.load_styles([tmp_path / "missing.png"], level=1, backend="ort-cpu")
+        wct_realtime.load_styles([tmp_path / "missing.png"], level=1, backend="ort-cpu")
 
 
 def test_warm_up_with_a_blank_frame_stays_finite(styles):

@@ -9,8 +9,8 @@ import torch
 from rtstyle import assets, images
 from rtstyle.errors import ConfigError, InputError
 from rtstyle.train.loss_networks import load_loss_network
-from rtstyle.train.wct_models import WCTDecoder, WCTEncoder
-from rtstyle.train.wct_stylize import WCTConfig, label_masks, levels_from_text, stylize_wct
+from rtstyle.train.wct.models import WCTDecoder, WCTEncoder
+from rtstyle.train.wct.stylize import WCTConfig, label_masks, levels_from_text, stylize_wct
 
 
 @pytest.fixture(scope="module")

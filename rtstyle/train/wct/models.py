@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
-from .vgg19 import VGG19
+from ...errors import ConfigError
+from ..vgg19 import VGG19
 
 LEVELS = (1, 2, 3, 4, 5)
 #: Channels of relu{L}_1.

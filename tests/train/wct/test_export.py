@@ -1,4 +1,4 @@
-"""The real-time WCT export (rtstyle.train.wct_export): the two ONNX graphs of the ``wct_root``
+"""The real-time WCT export (rtstyle.train.wct.export): the two ONNX graphs of the ``wct_root``
 fixture against PyTorch and against the exact eigendecomposition WCT on a real photo at a
 non-square size, their contract metadata (and tampered copies), argument checks, and
 ``rtstyle export --model <decoder folder>`` at the CLI."""
@@ -17,15 +17,16 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from rtstyle import arbitrary, assets, frames, images, onnx_model  # noqa: E402
+from rtstyle import wct_realtime, assets, frames, images, onnx_model  # noqa: E402
 from rtstyle.metadata import ModelError  # noqa: E402
 from rtstyle.quality import psnr  # noqa: E402
 from rtstyle.stylizer import Stylizer  # noqa: E402
-from rtstyle.train import wct, wct_export  # noqa: E402
+from rtstyle.train.wct import export as wct_export  # noqa: E402
+from rtstyle.train.wct import transform as wct  # noqa: E402
 from rtstyle.train.export import ExportError  # noqa: E402
-from rtstyle.train.wct_models import CHANNELS  # noqa: E402
-from rtstyle.train.wct_stylize import WCTConfig, stylize_wct  # noqa: E402
-from rtstyle.train.wct_trainer import encoder_for, load_decoder  # noqa: E402
+from rtstyle.train.wct.models import CHANNELS  # noqa: E402
+from rtstyle.train.wct.stylize import WCTConfig, stylize_wct  # noqa: E402
+from rtstyle.train.wct.trainer import encoder_for, load_decoder  # noqa: E402
 
 from tests.helpers import assert_one_line_error, cli  # noqa: E402
 
@@ -52,7 +53,7 @@ def nets(wct_root):
         folder = wct_root / "wct" / f"level{level}"
         decoder, _ = load_decoder(folder)
         sessions = [ort.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
-                    for name in (arbitrary.ENCODER_FILE, arbitrary.CONTENT_FILE)]
+                    for name in (wct_realtime.ENCODER_FILE, wct_realtime.CONTENT_FILE)]
         out[level] = (encoder_for(level), decoder, *sessions)
     return out
 
@@ -105,7 +106,7 @@ def test_style_feeds_match_the_exact_torch_statistics(nets, style):
 
 def test_the_runtime_statistics_come_from_the_onnx_encoder(nets, style, wct_root):
     """WCTStyle (torch-free: the ONNX encoder + numpy) feeds what torch's StyleStats computes."""
-    s = arbitrary.WCTStyle(style, 2, wct_root / "wct" / "level2", backend="ort-cpu")
+    s = wct_realtime.WCTStyle(style, 2, wct_root / "wct" / "level2", backend="ort-cpu")
     x, _ = frames.pad_to_multiple(frames.to_model_input(style), 2)
     with torch.no_grad():
         stats = wct.StyleStats.of(nets[2][0](torch.from_numpy(x)))
@@ -120,7 +121,7 @@ def test_the_runtime_agrees_with_the_exact_rtstyle_wct_path(nets, content, style
     """Stylizer + WCTStyle at level 1 against stylize_wct (torch, eigendecomposition)."""
     encoder, decoder, _, _ = nets[1]
     for alpha in (1.0, 0.4):
-        s = arbitrary.WCTStyle(style, 1, wct_root / "wct" / "level1", backend="ort-cpu",
+        s = wct_realtime.WCTStyle(style, 1, wct_root / "wct" / "level1", backend="ort-cpu",
                                alpha=alpha)
         fast = Stylizer({"p": s}, warm_up=None)(content)
         exact = stylize_wct(content, [style], {1: encoder}, {1: decoder},
@@ -155,8 +156,8 @@ def test_export_refuses_a_folder_that_is_not_a_wct_decoder(tmp_path):
 @pytest.mark.parametrize("level", [1, 2])
 def test_the_written_files_pass_the_contract(wct_root, level):
     folder = wct_root / "wct" / f"level{level}"
-    enc = onnx_model.read_contract(folder / arbitrary.ENCODER_FILE)
-    path = onnx_model.read_contract(folder / arbitrary.CONTENT_FILE)
+    enc = onnx_model.read_contract(folder / wct_realtime.ENCODER_FILE)
+    path = onnx_model.read_contract(folder / wct_realtime.CONTENT_FILE)
     assert enc.wct == {"role": "encoder", "level": level, "channels": CHANNELS[level]}
     assert path.wct == {"role": "content-path", "level": level, "channels": CHANNELS[level]}
     for info in (enc, path):
@@ -169,7 +170,7 @@ def test_the_written_files_pass_the_contract(wct_root, level):
     assert size["psnr_vs_eigh_db"] >= wct_export.MIN_PSNR_VS_EIGH
     assert size["psnr_vs_torch_db"] >= wct_export.MIN_PSNR_VS_TORCH
     assert size["encoder_rel_err"] <= wct_export.ENCODER_TOLERANCE
-    ops = {n.op_type for n in onnx.load(str(folder / arbitrary.CONTENT_FILE)).graph.node}
+    ops = {n.op_type for n in onnx.load(str(folder / wct_realtime.CONTENT_FILE)).graph.node}
     assert "MatMul" in ops and not ops & {"Eig", "Eigh", "Svd", "Inverse"}
 
 
@@ -192,13 +193,13 @@ def tampered(src, dst, **changes):
 
 
 @pytest.mark.parametrize("which, changes, needle", [
-    (arbitrary.CONTENT_FILE, {"role": "encoder"}, "a WCT encoder takes input and gives features"),
-    (arbitrary.ENCODER_FILE, {"role": "content-path"},
+    (wct_realtime.CONTENT_FILE, {"role": "encoder"}, "a WCT encoder takes input and gives features"),
+    (wct_realtime.ENCODER_FILE, {"role": "content-path"},
      "a WCT content path takes input, style_mean"),
-    (arbitrary.CONTENT_FILE, {"role": "painter"}, "unknown WCT graph role"),
-    (arbitrary.CONTENT_FILE, {"level": 7}, "invalid WCT level/channels"),
-    (arbitrary.CONTENT_FILE, {"channels": "many"}, "invalid WCT level/channels"),
-    (arbitrary.CONTENT_FILE, {"drop": True}, "expected one image input"),
+    (wct_realtime.CONTENT_FILE, {"role": "painter"}, "unknown WCT graph role"),
+    (wct_realtime.CONTENT_FILE, {"level": 7}, "invalid WCT level/channels"),
+    (wct_realtime.CONTENT_FILE, {"channels": "many"}, "invalid WCT level/channels"),
+    (wct_realtime.CONTENT_FILE, {"drop": True}, "expected one image input"),
 ])
 def test_read_contract_rejects_tampered_wct_metadata(wct_root, tmp_path, which, changes, needle):
     src = wct_root / "wct" / "level1" / which
@@ -211,10 +212,10 @@ def test_read_contract_rejects_tampered_wct_metadata(wct_root, tmp_path, which, 
 def test_a_tampered_role_is_refused_by_the_runtime(wct_root, tmp_path):
     folder = tmp_path / "level1"
     shutil.copytree(wct_root / "wct" / "level1", folder)
-    tampered(wct_root / "wct" / "level1" / arbitrary.ENCODER_FILE, folder / arbitrary.ENCODER_FILE,
+    tampered(wct_root / "wct" / "level1" / wct_realtime.ENCODER_FILE, folder / wct_realtime.ENCODER_FILE,
              level=2)
     with pytest.raises(ModelError, match="level 2 WCT graph, expected level 1"):
-        arbitrary.WCTStyle(np.zeros((8, 8, 3), np.uint8), 1, folder, backend="ort-cpu")
+        wct_realtime.WCTStyle(np.zeros((8, 8, 3), np.uint8), 1, folder, backend="ort-cpu")
 
 
 # --- rtstyle export --model <decoder folder> -------------------------------------------------
@@ -246,11 +247,11 @@ def test_cli_export_of_a_decoder_folder_prints_the_psnr(capsys, decoder_copy, mo
     assert m.group(1) == str(decoder_copy) and m.group(2) == "12"
     assert float(m.group(3)) >= wct_export.MIN_PSNR_VS_EIGH
     assert sorted(p.name for p in decoder_copy.glob("*.onnx")) == ["encoder.onnx", "realtime.onnx"]
-    card = onnx_model.read_contract(decoder_copy / arbitrary.CONTENT_FILE).card
+    card = onnx_model.read_contract(decoder_copy / wct_realtime.CONTENT_FILE).card
     assert card["checks"]["iterations"] == 12 and "40x58" in card["checks"]
     assert not list(decoder_copy.parent.rglob("*.part*"))
     # and the runtime uses what was written
-    s = arbitrary.WCTStyle(images.read_image(assets.path(assets.DEMO_STYLE), max_side=48), 1,
+    s = wct_realtime.WCTStyle(images.read_image(assets.path(assets.DEMO_STYLE), max_side=48), 1,
                            decoder_copy, backend="ort-cpu")
     assert Stylizer({"p": s}, warm_up=None)(np.full((20, 30, 3), 90, np.uint8)).shape == (20, 30, 3)
 
