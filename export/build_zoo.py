@@ -57,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def zoo_mod_nets() -> tuple[str, ...]:
-    from rtstyle.train.zoo import NETS
+    from rtstyle.zoo import NETS
 
     return NETS
 
@@ -75,7 +75,7 @@ def installed_zoo(zoo, install: Path) -> list[Path]:
 
 def redraw(zoo, install: Path, photos_dir: Path) -> None:
     from rtstyle import atomic
-    from rtstyle.train import zoo as zoo_mod
+    from rtstyle import zoo as zoo_mod
 
     folders = installed_zoo(zoo, install)
     photos = [photos_dir / p for p in zoo.sheet_images]
@@ -95,7 +95,7 @@ def redraw(zoo, install: Path, photos_dir: Path) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from rtstyle.errors import RtstyleError
-    from rtstyle.train import zoo as zoo_mod
+    from rtstyle import zoo as zoo_mod
 
     try:
         zoo = zoo_mod.load(args.recipe)

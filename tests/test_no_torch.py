@@ -10,7 +10,7 @@ SCRIPT = BLOCK_TORCH + textwrap.dedent("""
     import numpy as np
     import rtstyle, rtstyle.frames, rtstyle.images, rtstyle.color, rtstyle.grid
     import rtstyle.config, rtstyle.report, rtstyle.atomic, rtstyle.cli, rtstyle.metadata
-    import rtstyle.interrupts, rtstyle.api, rtstyle.styles
+    import rtstyle.interrupts, rtstyle.api, rtstyle.styles, rtstyle.zoo, rtstyle.flow
     from rtstyle import StyleTransfer, stylize
     frame = np.zeros((8, 8, 3), np.uint8)
     assert rtstyle.frames.from_model_output(rtstyle.frames.to_model_input(frame)).shape == (8, 8, 3)

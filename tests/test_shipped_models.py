@@ -70,7 +70,7 @@ def test_every_shipped_style_is_credited_and_its_onnx_matches_its_weights(folder
 
 
 def test_every_zoo_painting_ships_a_net_with_its_evaluation():
-    from rtstyle.train import zoo
+    from rtstyle import zoo
 
     recipe = zoo.load(ROOT / "export" / "zoo.toml")
     for s in recipe.styles:

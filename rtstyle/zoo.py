@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import metadata, onnx_model, report
-from ..errors import ConfigError, InputError
+from . import metadata, onnx_model, report
+from .errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -476,9 +476,9 @@ def contact_sheet(folders: Sequence[Path], photos: Sequence[Path], target: Path,
                   cell: int = 128, backend: str = "ort-cpu") -> Path:
     """A PNG: one column per installed style (its painting on top, then each photo stylised by
     its ONNX model through the runtime), the photos themselves in the first column."""
-    from .. import images
-    from ..grid import image_grid
-    from ..stylizer import Stylizer
+    from . import images
+    from .grid import image_grid
+    from .stylizer import Stylizer
 
     if not folders:
         raise InputError("no installed styles to show")

@@ -16,7 +16,7 @@ import pytest
 from rtstyle import images, metadata, onnx_model, styles
 from rtstyle.cli import main
 from rtstyle.errors import ConfigError, InputError
-from rtstyle.train import zoo
+from rtstyle import zoo
 from tests.helpers import ASSETS, ROOT, STYLE, make_clip
 
 RECIPE = ROOT / "export" / "zoo.toml"
