@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,16 @@ def find(name_or_path: str | os.PathLike, prefer: str = "lite") -> Path:
     if len(families) == 1 or (families and all(f.startswith(families[0]) for f in families)):
         return find(families[0], prefer)
     raise unknown("style", str(name_or_path), [s.name for s in styles.values()])
+
+
+def unique_name(base: str, taken: Callable[[str], bool] | Container[str], sep: str = "-") -> str:
+    """``base``, or ``base-2``, ``base-3``... the first name ``taken`` does not hold (a set of
+    names, or a test such as "a file of that name exists")."""
+    is_taken = taken if callable(taken) else taken.__contains__
+    name, k = base, 2
+    while is_taken(name):
+        name, k = f"{base}{sep}{k}", k + 1
+    return name
 
 
 def safe_name(name: object, default: str) -> str:

@@ -24,6 +24,7 @@ from . import color, frames, images
 from .backends import make_backend
 from .stabilize import check_weight
 from .errors import ConfigError, InputError, unknown
+from .styles import unique_name
 
 log = logging.getLogger(__name__)
 
@@ -219,10 +220,7 @@ def _name_paths(paths: Sequence[str | os.PathLike]) -> dict[str, str | os.PathLi
         if name in ("model", "model.fp16") and path.parent.name:
             folder = path.parent if path.suffix == ".onnx" else path
             name = folder.parent.name if folder.name == "model" else folder.name
-        base, k = name, 2
-        while name in named:
-            name, k = f"{base}-{k}", k + 1
-        named[name] = p
+        named[unique_name(name, named)] = p
     return named
 
 

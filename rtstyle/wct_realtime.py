@@ -21,6 +21,7 @@ import numpy as np
 from . import frames, images
 from .errors import ConfigError, InputError
 from .metadata import ModelError
+from .styles import unique_name
 
 ENCODER_FILE = "encoder.onnx"
 CONTENT_FILE = "realtime.onnx"
@@ -151,10 +152,7 @@ def load_styles(paths, level: int = DEFAULT_LEVEL, backend: str = "auto", thread
     """``--style-image`` paths -> {name: WCTStyle} (names from the file names)."""
     out: dict[str, WCTStyle] = {}
     for p in paths:
-        base = Path(p).stem or "painting"
-        name, k = base, 2
-        while name in out:
-            name, k = f"{base}-{k}", k + 1
+        name = unique_name(Path(p).stem or "painting", out)
         out[name] = WCTStyle(images.read_image(p), level, folder, backend, threads, shape,
                              alpha, name=name)
     return out

@@ -198,3 +198,9 @@ def test_names_ignore_case_and_the_net_size(zoo_names, name, prefer, found):
 def test_an_ambiguous_or_unknown_prefix_lists_the_installed_styles(zoo_names):
     with pytest.raises(ConfigError, match="unknown style 'wave'.*great_wave_hokusai_lite"):
         styles.find("wave")
+
+
+def test_unique_name_takes_the_first_free_number():
+    assert styles.unique_name("a", set()) == "a"
+    assert styles.unique_name("a", {"a", "a-2"}) == "a-3"
+    assert styles.unique_name("a", lambda n: n in ("a",), sep="_") == "a_2"

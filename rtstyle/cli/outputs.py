@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import images
+from ..styles import unique_name
 from ..errors import InputError, RtstyleError
 
 STDIO = "-"
@@ -98,15 +99,13 @@ def target_names(plan: ImagePlan, label: str) -> list[Path]:
     """``<stem>_<label>.<ext>`` per input in the folder; inputs with the same name get _2, _3."""
     if plan.file is not None:
         return [plan.file]
-    seen: set[Path] = set()
+    seen: set[str] = set()
     out = []
     for f in plan.inputs:
         suffix = _suffix(f, plan.fmt)
-        target, k = plan.folder / f"{f.stem}_{label}{suffix}", 2
-        while target in seen:
-            target, k = plan.folder / f"{f.stem}_{label}_{k}{suffix}", k + 1
-        seen.add(target)
-        out.append(target)
+        name = unique_name(f"{f.stem}_{label}", lambda n, s=suffix: n + s in seen, sep="_")
+        seen.add(name + suffix)
+        out.append(plan.folder / f"{name}{suffix}")
     return out
 
 
@@ -118,10 +117,11 @@ def _suffix(f: Path, fmt: str) -> str:
 
 def free_name(target: Path, taken: set[Path]) -> Path:
     """``target``, or ``name-2.ext``, ``name-3.ext``... the first that exists nowhere."""
-    candidate, k = target, 2
-    while candidate.exists() or candidate in taken:
-        candidate, k = target.with_name(f"{target.stem}-{k}{target.suffix}"), k + 1
-    return candidate
+    def used(stem: str) -> bool:
+        path = target.with_name(stem + target.suffix)
+        return path.exists() or path in taken
+
+    return target.with_name(unique_name(target.stem, used) + target.suffix)
 
 
 def single_output(output: str, overwrite: bool) -> Path | None:
