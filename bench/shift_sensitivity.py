@@ -51,21 +51,21 @@ def interior_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a[m:-m, m:-m].astype(np.float32) - b[m:-m, m:-m]).mean())
 
 
-def sensitivity(stylise, frame: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+def sensitivity(stylize, frame: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
     h, w = frame.shape[:2]
     width = (w - int(max(SHIFTS)) - 1) // 4 * 4
-    base = stylise(moved(frame, 0, width))
-    full = stylise(frame)
+    base = stylize(moved(frame, 0, width))
+    full = stylize(frame)
     out = {}
     for d in SHIFTS:
         ref = moved(full, d, width) if not float(d).is_integer() else None
         if ref is None:
             # whole pixels: the crop of the stylised full frame is exact away from the borders
             ref = np.ascontiguousarray(full[:, int(d):int(d) + width])
-        out[f"shift {d:g} px"] = interior_diff(stylise(moved(frame, d, width)), ref)
+        out[f"shift {d:g} px"] = interior_diff(stylize(moved(frame, d, width)), ref)
     for sigma in NOISE:
         noisy = np.clip(frame + rng.normal(0, sigma, frame.shape), 0, 255).astype(np.uint8)
-        out[f"noise sigma {sigma:g}"] = interior_diff(stylise(moved(noisy, 0, width)), base)
+        out[f"noise sigma {sigma:g}"] = interior_diff(stylize(moved(noisy, 0, width)), base)
     return out
 
 

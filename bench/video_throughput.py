@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         for backend in args.backends.split(","):
             st = Stylizer({label: path}, backend=backend.strip(), threads=args.threads)
             out = Path(tmp.name) / f"{label}-{backend}.mp4"
-            r = video.stylise_video(clip, out, st)
+            r = video.stylize_video(clip, out, st)
             busy = sum(r.timings.values()) or 1.0
             share = {k: round(v / busy, 3) for k, v in r.timings.items()}
             row = {"model": label, "backend": backend, "runs_on": st.describe(), "frames": r.frames,

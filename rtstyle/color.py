@@ -20,12 +20,12 @@ def grey_bgr(y: np.ndarray) -> np.ndarray:
     return np.repeat(y[..., None], 3, axis=2)
 
 
-def keep_chroma(stylised: np.ndarray, original: np.ndarray) -> np.ndarray:
-    """Luminance of ``stylised`` with the chroma of ``original`` (same size, BGR uint8)."""
-    if stylised.shape != original.shape:
-        raise ValueError(f"shape mismatch: {stylised.shape} vs {original.shape}")
+def keep_chroma(stylized: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """Luminance of ``stylized`` with the chroma of ``original`` (same size, BGR uint8)."""
+    if stylized.shape != original.shape:
+        raise ValueError(f"shape mismatch: {stylized.shape} vs {original.shape}")
     ycc = cv2.cvtColor(original, cv2.COLOR_BGR2YCrCb)
-    ycc[..., 0] = luminance(stylised)
+    ycc[..., 0] = luminance(stylized)
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
 
 

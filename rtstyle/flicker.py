@@ -135,8 +135,8 @@ class HeatmapSample:
 
     pair: int
     original: np.ndarray
-    stylised: np.ndarray
-    diff_stylised: np.ndarray
+    stylized: np.ndarray
+    diff_stylized: np.ndarray
     diff_original: np.ndarray
     mask: np.ndarray
 
@@ -207,7 +207,7 @@ def sample_pairs(n_pairs: int, k: int) -> list[int]:
 
 
 def measure(frames: Sequence[np.ndarray],
-            stylise: Callable[[np.ndarray], np.ndarray] | None = None, *,
+            stylize: Callable[[np.ndarray], np.ndarray] | None = None, *,
             method: str = "dis", samples: int = 4, batch: int = 4,
             style_loss: Callable[[Sequence[np.ndarray]], float] | None = None,
             on_pair: Callable[[int, int], None] | None = None) -> FlickerReport:
@@ -227,14 +227,14 @@ def measure(frames: Sequence[np.ndarray],
         raise FlickerError(f"batch must be at least 1, got {batch}")
     frames = _check_frames(frames)
     h, w = frames[0].shape[:2]
-    if stylise is None:
+    if stylize is None:
         styled = frames
     else:
-        many = getattr(stylise, "many", None)
+        many = getattr(stylize, "many", None)
         styled = []
         for k in range(0, len(frames), batch):  # a Stylizer runs a few frames per net call
             chunk = frames[k:k + batch]
-            styled += list(many(chunk)) if many else [stylise(f) for f in chunk]
+            styled += list(many(chunk)) if many else [stylize(f) for f in chunk]
         for i, s in enumerate(styled):
             if not isinstance(s, np.ndarray) or s.shape != frames[i].shape or s.dtype != np.uint8:
                 raise FlickerError(f"the stylised frame {i} is "
@@ -249,7 +249,7 @@ def measure(frames: Sequence[np.ndarray],
         fwd = flow(grays[t], grays[t + 1], method)
         mask = consistency_mask(back, fwd)
         d_style = difference_map(styled[t], styled[t + 1], back)
-        d_orig = d_style if stylise is None else difference_map(frames[t], frames[t + 1], back)
+        d_orig = d_style if stylize is None else difference_map(frames[t], frames[t + 1], back)
         n = int(np.count_nonzero(mask))
         report.pairs.append(float(d_style[mask].sum(dtype=np.float64) / n) if n else math.nan)
         report.original_pairs.append(float(d_orig[mask].sum(dtype=np.float64) / n) if n
@@ -276,7 +276,7 @@ def read_frames(path: str | os.PathLike, count: int, start: float = 0.0,
     import av
 
     from .images import fit_within
-    from .video import VideoError, probe
+    from .video import VideoError, decode, probe, upright
 
     if count < 1:
         raise FlickerError(f"the number of frames must be at least 1, got {count}")
@@ -285,24 +285,11 @@ def read_frames(path: str | os.PathLike, count: int, start: float = 0.0,
     container, stream, _ = probe(path)
     out: list[np.ndarray] = []
     try:
-        stream.thread_type = "AUTO"
-        if start > 0:
-            container.seek(int(start / stream.time_base), stream=stream, backward=True)
-        for packet in container.demux(stream):
-            try:
-                decoded = packet.decode()
-            except av.error.FFmpegError:
-                continue
-            for frame in decoded:
-                if frame.time is not None and frame.time < start - 1e-6:
-                    continue
-                image = frame.to_ndarray(format="bgr24")
-                turn = int(round(getattr(frame, "rotation", 0) or 0)) % 360
-                if turn:
-                    image = np.ascontiguousarray(np.rot90(image, k=turn // 90))
-                out.append(fit_within(image, max_side) if max_side else image)
-                if len(out) >= count:
-                    return out
+        for _, frame in decode(container, stream, start=start):
+            image, _ = upright(frame)
+            out.append(fit_within(image, max_side) if max_side else image)
+            if len(out) >= count:
+                return out
     except av.error.FFmpegError as e:
         raise VideoError(f"cannot decode {path}: {e}") from e
     finally:
@@ -332,9 +319,9 @@ def heatmap_grid(report: FlickerReport, cell: int = 192) -> np.ndarray:
         raise FlickerError("the report kept no frame pairs for the heat maps")
     rows, titles, side = [], [], []
     for s in report.samples:
-        e_s = s.diff_stylised[s.mask].mean() if s.mask.any() else math.nan
+        e_s = s.diff_stylized[s.mask].mean() if s.mask.any() else math.nan
         e_o = s.diff_original[s.mask].mean() if s.mask.any() else math.nan
-        rows.append([s.original, s.stylised, heatmap(s.diff_stylised, s.mask),
+        rows.append([s.original, s.stylized, heatmap(s.diff_stylized, s.mask),
                      heatmap(s.diff_original, s.mask)])
         titles.append(["original t+1", "stylised t+1", f"stylised |diff| {e_s:.1f}",
                        f"original |diff| {e_o:.1f}"])

@@ -129,13 +129,13 @@ def check_paths(src: str | os.PathLike | None, dst: str | os.PathLike) -> Path:
     return dst
 
 
-def stylise_video(src: str | os.PathLike, dst: str | os.PathLike,
+def stylize_video(src: str | os.PathLike, dst: str | os.PathLike,
                   process: Callable[[np.ndarray], np.ndarray], *,
                   options: EncodeOptions = EncodeOptions(), start: float = 0.0,
                   duration: float | None = None,
                   on_frame: Callable[[int, int], None] | None = None,
                   should_stop: Callable[[], bool] = lambda: False, batch: int = 1) -> VideoResult:
-    """Stylise every frame of ``src`` with ``process`` (BGR uint8 -> BGR uint8) into ``dst``.
+    """Stylize every frame of ``src`` with ``process`` (BGR uint8 -> BGR uint8) into ``dst``.
 
     ``on_frame(done, total_estimate)`` reports progress; ``should_stop()`` is polled between
     frames (a stop leaves no ``dst``). ``start``/``duration`` cut the video (seconds).
@@ -144,32 +144,110 @@ def stylise_video(src: str | os.PathLike, dst: str | os.PathLike,
     """
     if batch < 1:
         raise VideoError(f"batch must be at least 1, got {batch}")
-    import av
-
     dst = check_paths(src, dst)
     if start < 0 or (duration is not None and duration <= 0):
         raise VideoError("--start must be >= 0 and --duration > 0")
     container, vstream, astream = probe(src)
-    if not options.audio:
-        astream = None
-    rate = _frame_rate(vstream)
+    pipe = _Pipeline(container, vstream, astream if options.audio else None, options,
+                     start, duration, dst)
+    with atomic.atomic_path(dst) as tmp:
+        pipe.run(tmp, process, batch, on_frame, should_stop)
+        if pipe.errors:
+            raise _wrap(pipe.errors[0], src, dst)
+        if pipe.result.interrupted:
+            raise KeyboardInterrupt
+        if pipe.result.frames == 0:
+            raise VideoError(f"no video frames could be decoded from {src}"
+                             + (f" in the cut from {start} s" if start or duration else ""))
+    return pipe.finish()
+
+
+
+def declared_frames(container, vstream, rate: Fraction, duration: float | None) -> int:
+    """How many frames the file says it has (in the first ``duration`` seconds); 0 if unsaid."""
     total = vstream.frames or 0
     if not total and vstream.duration and vstream.time_base:
         total = int(float(vstream.duration * vstream.time_base) * float(rate))
     if container.duration and not total:
         total = int(container.duration / 1e6 * float(rate))
     if duration is not None:
-        total = min(total, int(duration * float(rate)) + 1) if total else int(duration * float(rate))
-    result = VideoResult(dst, fps=float(rate), declared_frames=total)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    decoded: queue.Queue = queue.Queue(maxsize=8)
-    styled: queue.Queue = queue.Queue(maxsize=8)
-    timings = {"decode": 0.0, "inference": 0.0, "encode": 0.0}
-    t_begin = time.perf_counter()
+        cut = int(duration * float(rate))
+        total = min(total, cut + 1) if total else cut
+    return total
 
-    def put(q, item):
-        while not stop.is_set():
+
+def upright(frame) -> tuple[np.ndarray, int]:
+    """A decoded frame as BGR uint8 the way players show it (display rotation applied), and
+    the rotation in degrees (phone videos carry one)."""
+    image = frame.to_ndarray(format="bgr24")
+    turn = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    if turn:
+        image = np.ascontiguousarray(np.rot90(image, k=turn // 90))
+    return image, turn
+
+
+def decode(container, vstream, astream=None, start: float = 0.0, end: float | None = None,
+           on_skip: Callable[[Exception], None] | None = None):
+    """Yield ``("video", frame)`` and ``("audio", packet)`` in file order from ``start`` to
+    ``end`` seconds: the seek, multi-threaded decoding, the cut (audio packets that overlap it
+    are kept; AAC's priming packet has pts < 0) and undecodable packets (skipped, reported to
+    ``on_skip``)."""
+    import av
+
+    vstream.thread_type = "AUTO"
+    if start > 0:
+        container.seek(int(start / vstream.time_base), stream=vstream, backward=True)
+    streams = [vstream] + ([astream] if astream is not None else [])
+    for packet in container.demux(*streams):
+        if astream is not None and packet.stream is astream:
+            if packet.dts is not None and _overlaps(packet, start, end):
+                yield "audio", packet
+            continue
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as e:  # corrupt data: skip what cannot decode
+            if on_skip:
+                on_skip(e)
+            continue
+        for frame in frames:
+            t = frame.time if frame.time is not None else 0.0
+            if t < start - 1e-6:
+                continue
+            if end is not None and t >= end - 1e-6:
+                return
+            yield "video", frame
+
+
+def _overlaps(packet, start: float, end: float | None) -> bool:
+    t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+    t_end = t + float((packet.duration or 0) * packet.time_base)
+    return (start == 0 or t_end > start) and (end is None or t < end)
+
+
+class _Pipeline:
+    """One video's three threads: :meth:`read` decodes into ``decoded``, the calling thread
+    stylizes (:meth:`stylize`) into ``styled``, :meth:`write` encodes and muxes. Bounded
+    queues keep the order and the memory in check; ``stop`` and ``errors`` are how a thread
+    that fails tells the others."""
+
+    def __init__(self, container, vstream, astream, options: EncodeOptions, start: float,
+                 duration: float | None, dst: Path):
+        self.container, self.vstream, self.astream = container, vstream, astream
+        self.options, self.start, self.duration = options, start, duration
+        self.rate = _frame_rate(vstream)
+        self.result = VideoResult(dst, fps=float(self.rate),
+                                  declared_frames=declared_frames(container, vstream, self.rate,
+                                                                  duration))
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.decoded: queue.Queue = queue.Queue(maxsize=8)
+        self.styled: queue.Queue = queue.Queue(maxsize=8)
+        self.timings = {"decode": 0.0, "inference": 0.0, "encode": 0.0}
+        self.t_begin = time.perf_counter()
+
+    def put(self, q: queue.Queue, item) -> bool:
+        """Put unless the pipeline is stopping (False then)."""
+        while not self.stop.is_set():
             try:
                 q.put(item, timeout=0.1)
                 return True
@@ -177,168 +255,156 @@ def stylise_video(src: str | os.PathLike, dst: str | os.PathLike,
                 continue
         return False
 
-    def reader():
+    def run(self, tmp: Path, process, batch: int, on_frame, should_stop) -> None:
+        reader = threading.Thread(target=self.read, name="rtstyle-decode", daemon=True)
+        writer = threading.Thread(target=self.write, args=(tmp,), name="rtstyle-encode",
+                                  daemon=True)
+        reader.start()
+        writer.start()
         try:
-            vstream.thread_type = "AUTO"
-            end = None if duration is None else start + duration
-            if start > 0:
-                container.seek(int(start / vstream.time_base), stream=vstream, backward=True)
-            streams = [vstream] + ([astream] if astream is not None else [])
-            for packet in container.demux(*streams):
-                if stop.is_set():
-                    return
-                if packet.stream is astream:
-                    if packet.dts is None:
-                        continue
-                    t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-                    t_end = t + float((packet.duration or 0) * packet.time_base)
-                    # keep packets overlapping the cut (AAC's priming packet has pts < 0)
-                    if (start == 0 or t_end > start) and (end is None or t < end):
-                        put(decoded, ("audio", packet))
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError as e:  # corrupt data: skip what cannot decode
-                    result.skipped_packets += 1
-                    log.info("skipped an undecodable packet: %s", e)
-                    continue
-                for frame in frames:
-                    t = frame.time if frame.time is not None else 0.0
-                    if t < start - 1e-6:
-                        continue
-                    if end is not None and t >= end - 1e-6:
-                        return
-                    image = frame.to_ndarray(format="bgr24")
-                    turn = int(round(getattr(frame, "rotation", 0) or 0)) % 360
-                    if turn:  # phone videos: stylise and write them upright, as players show them
-                        image = np.ascontiguousarray(np.rot90(image, k=turn // 90))
-                        result.rotated = turn
-                    timings["decode"] += time.perf_counter() - t0
-                    if not put(decoded, ("video", _Frame(image, frame.pts, frame.time_base))):
-                        return
-                    t0 = time.perf_counter()
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            errors.append(e)
+            self.stylize(process, batch, on_frame, should_stop)
         finally:
-            put(decoded, (_END, None))
+            if self.result.interrupted or self.errors:
+                self.stop.set()
+            while writer.is_alive():  # let the writer flush (or stop) and close the file
+                try:
+                    self.styled.put((_END, None), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            writer.join()
+            self.stop.set()
+            reader.join(timeout=10)
+            self.container.close()
 
-    def writer(out_path: Path):
+    def read(self) -> None:
+        end = None if self.duration is None else self.start + self.duration
+        try:
+            t0 = time.perf_counter()
+            for kind, item in decode(self.container, self.vstream, self.astream, self.start,
+                                     end, self._skipped):
+                if self.stop.is_set():
+                    return
+                if kind == "video":
+                    image, turn = upright(item)
+                    self.result.rotated = turn or self.result.rotated
+                    self.timings["decode"] += time.perf_counter() - t0
+                    item = _Frame(image, item.pts, item.time_base)
+                if not self.put(self.decoded, (kind, item)):
+                    return
+                t0 = time.perf_counter()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            self.errors.append(e)
+        finally:
+            self.put(self.decoded, (_END, None))
+
+    def _skipped(self, error: Exception) -> None:
+        self.result.skipped_packets += 1
+        log.info("skipped an undecodable packet: %s", error)
+
+    def stylize(self, process, batch: int, on_frame, should_stop) -> None:
+        """Take decoded items in order; video frames wait until ``batch`` of them are there."""
+        many = getattr(process, "many", None) or (lambda imgs: [process(i) for i in imgs])
+        pending: list = []
+        while True:
+            try:
+                kind, item = self.decoded.get(timeout=0.1)
+            except queue.Empty:
+                if self.errors or self.stop.is_set():
+                    return
+                continue
+            if kind is _END:
+                self._flush(pending, many, on_frame)
+                return
+            if kind == "video" and should_stop():
+                self.result.interrupted = True
+                return
+            pending.append((kind, item))
+            videos = sum(1 for k, _ in pending if k == "video")
+            if (videos >= batch or videos == 0) and not self._flush(pending, many, on_frame):
+                return
+
+    def _flush(self, pending: list, many, on_frame) -> bool:
+        """Stylize the pending video frames together and pass everything on, in order."""
+        videos = [k for k, (kind, _) in enumerate(pending) if kind == "video"]
+        if videos:
+            t0 = time.perf_counter()
+            outs = many([pending[k][1].image for k in videos])
+            self.timings["inference"] += time.perf_counter() - t0
+            for k, out in zip(videos, outs):
+                if self.result.frames == 0:
+                    self.result.height, self.result.width = out.shape[:2]
+                pending[k] = ("video", _Frame(out, pending[k][1].pts, pending[k][1].time_base))
+                self.result.frames += 1
+                if on_frame:
+                    on_frame(self.result.frames, self.result.declared_frames)
+        for entry in pending:
+            if not self.put(self.styled, entry) or self.errors:
+                return False
+        pending.clear()
+        return True
+
+    def write(self, out_path: Path) -> None:
+        import av
+
         output = None
         try:
             output = av.open(str(out_path), mode="w")
-            ovideo = oaudio = None
-            pending_audio: list = []
-            while True:
-                kind, item = styled.get()
-                if kind is _END:
-                    break
-                if kind == "audio":
-                    if ovideo is None:  # the video stream comes first: wait for its first frame
-                        pending_audio.append(item)
-                        continue
-                    _mux_audio(output, oaudio, item, result)
-                    continue
-                frame: _Frame = item
-                t0 = time.perf_counter()
-                if ovideo is None:
-                    h, w = frame.image.shape[:2]
-                    ovideo = _video_stream(output, options, rate, vstream.time_base, w, h)
-                    if astream is not None and oaudio is None:
-                        oaudio = output.add_stream_from_template(astream)
-                    for p in pending_audio:
-                        _mux_audio(output, oaudio, p, result)
-                    pending_audio.clear()
-                image = _even(frame.image)
-                vf = av.VideoFrame.from_ndarray(image, format="bgr24")
-                vf.pts, vf.time_base = frame.pts, frame.time_base
-                for packet in ovideo.encode(vf):
-                    output.mux(packet)
-                timings["encode"] += time.perf_counter() - t0
-            if ovideo is not None:
-                for packet in ovideo.encode():  # flush the encoder
-                    output.mux(packet)
+            self._encode_all(output)
         except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-            stop.set()
+            self.errors.append(e)
+            self.stop.set()
             with contextlib.suppress(queue.Empty):  # unblock the main thread
                 while True:
-                    styled.get_nowait()
+                    self.styled.get_nowait()
         finally:
             if output is not None:
                 with contextlib.suppress(Exception):
                     output.close()
 
-    with atomic.atomic_path(dst) as tmp:
-        read_thread = threading.Thread(target=reader, name="rtstyle-decode", daemon=True)
-        write_thread = threading.Thread(target=writer, args=(tmp,), name="rtstyle-encode",
-                                        daemon=True)
-        read_thread.start()
-        write_thread.start()
-        many = getattr(process, "many", None) or (lambda imgs: [process(i) for i in imgs])
-        pending: list = []  # items in order; video frames wait until a batch is full
+    def _encode_all(self, output) -> None:
+        import av
 
-        def flush() -> bool:
-            videos = [k for k, (kind, _) in enumerate(pending) if kind == "video"]
-            if videos:
-                t0 = time.perf_counter()
-                outs = many([pending[k][1].image for k in videos])
-                timings["inference"] += time.perf_counter() - t0
-                for k, out in zip(videos, outs):
-                    if result.frames == 0:
-                        result.height, result.width = out.shape[:2]
-                    pending[k] = ("video", _Frame(out, pending[k][1].pts, pending[k][1].time_base))
-                    result.frames += 1
-                    if on_frame:
-                        on_frame(result.frames, total)
-            for entry in pending:
-                if not put(styled, entry) or errors:
-                    return False
-            pending.clear()
-            return True
+        ovideo = oaudio = None
+        pending_audio: list = []  # audio that arrives before the first video frame
+        while True:
+            kind, item = self.styled.get()
+            if kind is _END:
+                break
+            if kind == "audio":
+                if ovideo is None:  # the video stream comes first: wait for its first frame
+                    pending_audio.append(item)
+                else:
+                    _mux_audio(output, oaudio, item, self.result)
+                continue
+            t0 = time.perf_counter()
+            if ovideo is None:
+                ovideo, oaudio = self._open_streams(output, item.image)
+                for packet in pending_audio:
+                    _mux_audio(output, oaudio, packet, self.result)
+                pending_audio.clear()
+            vf = av.VideoFrame.from_ndarray(_even(item.image), format="bgr24")
+            vf.pts, vf.time_base = item.pts, item.time_base
+            for packet in ovideo.encode(vf):
+                output.mux(packet)
+            self.timings["encode"] += time.perf_counter() - t0
+        if ovideo is not None:
+            for packet in ovideo.encode():  # flush the encoder
+                output.mux(packet)
 
-        try:
-            while True:
-                try:
-                    kind, item = decoded.get(timeout=0.1)
-                except queue.Empty:
-                    if errors or stop.is_set():
-                        break
-                    continue
-                if kind is _END:
-                    flush()
-                    break
-                if kind == "video" and should_stop():
-                    result.interrupted = True
-                    break
-                pending.append((kind, item))
-                full = sum(1 for k, _ in pending if k == "video") >= batch
-                if (full or not any(k == "video" for k, _ in pending)) and not flush():
-                    break
-        finally:
-            if result.interrupted or errors:
-                stop.set()
-            while write_thread.is_alive():  # let the writer flush (or stop) and close OUT
-                try:
-                    styled.put((_END, None), timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            write_thread.join()
-            stop.set()
-            read_thread.join(timeout=10)
-            container.close()
-        if errors:
-            raise _wrap(errors[0], src, dst)
-        if result.interrupted:
-            raise KeyboardInterrupt
-        if result.frames == 0:
-            raise VideoError(f"no video frames could be decoded from {src}"
-                             + (f" in the cut from {start} s" if start or duration else ""))
-    result.padded = bool(result.width % 2 or result.height % 2)
-    result.seconds = time.perf_counter() - t_begin
-    result.timings = {k: round(v, 3) for k, v in timings.items()}
-    return result
+    def _open_streams(self, output, first: np.ndarray):
+        h, w = first.shape[:2]
+        ovideo = _video_stream(output, self.options, self.rate, self.vstream.time_base, w, h)
+        oaudio = output.add_stream_from_template(self.astream) if self.astream is not None \
+            else None
+        return ovideo, oaudio
+
+    def finish(self) -> VideoResult:
+        r = self.result
+        r.padded = bool(r.width % 2 or r.height % 2)
+        r.seconds = time.perf_counter() - self.t_begin
+        r.timings = {k: round(v, 3) for k, v in self.timings.items()}
+        return r
 
 
 def _even(image: np.ndarray) -> np.ndarray:

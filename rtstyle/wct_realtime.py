@@ -112,8 +112,8 @@ class WCTStyle:
             raise ModelError(f"{root}: {CONTENT_FILE} and {ENCODER_FILE} have the wrong roles")
         self.info = self.net.info
         self.level = level
-        mean, colour = style_statistics(self._features(encoder, image, style_size))
-        self.net.feeds = {"style_mean": mean, "style_colour": colour,
+        mean, color = style_statistics(self._features(encoder, image, style_size))
+        self.net.feeds = {"style_mean": mean, "style_colour": color,
                           "alpha": np.array([alpha], np.float32)}
 
     def _features(self, encoder, image: np.ndarray, style_size: int) -> np.ndarray:

@@ -16,28 +16,28 @@ def _ycc(img):
 @pytest.fixture
 def pair(rng):
     """A 'stylised' frame and an 'original' with moderate colours (no gamut clipping)."""
-    stylised = rng.integers(70, 186, (24, 32, 3), dtype=np.uint8)
+    stylized = rng.integers(70, 186, (24, 32, 3), dtype=np.uint8)
     ycc = np.empty((24, 32, 3), np.uint8)
     ycc[..., 0] = rng.integers(60, 196, (24, 32))
     ycc[..., 1:] = rng.integers(112, 145, (24, 32, 2))  # Cr, Cb within +-16 of neutral
     original = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
-    return stylised, original
+    return stylized, original
 
 
-def test_keep_chroma_keeps_stylised_luminance_and_original_chroma(pair):
-    stylised, original = pair
-    out = color.keep_chroma(stylised, original)
-    assert out.shape == stylised.shape and out.dtype == np.uint8
-    y_out, y_sty, y_orig = _ycc(out)[..., 0], _ycc(stylised)[..., 0], _ycc(original)[..., 0]
+def test_keep_chroma_keeps_stylized_luminance_and_original_chroma(pair):
+    stylized, original = pair
+    out = color.keep_chroma(stylized, original)
+    assert out.shape == stylized.shape and out.dtype == np.uint8
+    y_out, y_sty, y_orig = _ycc(out)[..., 0], _ycc(stylized)[..., 0], _ycc(original)[..., 0]
     assert np.abs(y_out - y_sty).max() <= 1
     assert np.abs(y_out - y_orig).max() > 20  # really changed: it is not the original's luminance
     assert np.abs(_ycc(out)[..., 1:] - _ycc(original)[..., 1:]).max() <= 2
 
 
 def test_keep_chroma_of_a_grey_original_is_grey(pair):
-    stylised, _ = pair
-    grey = np.full_like(stylised, 128)
-    out = color.keep_chroma(stylised, grey)
+    stylized, _ = pair
+    grey = np.full_like(stylized, 128)
+    out = color.keep_chroma(stylized, grey)
     assert np.abs(out.astype(int) - out[..., :1]).max() <= 1  # all three channels (almost) equal
 
 

@@ -126,8 +126,8 @@ def grab(display: str) -> np.ndarray:
         return np.load(target)
 
 
-def near(img: np.ndarray, colour, tol: int = 6) -> np.ndarray:
-    return (np.abs(img.astype(int) - np.array(colour)) <= tol).all(axis=-1)
+def near(img: np.ndarray, color, tol: int = 6) -> np.ndarray:
+    return (np.abs(img.astype(int) - np.array(color)) <= tol).all(axis=-1)
 
 
 def webcam(display, media, tmp_path, *extra):
@@ -164,7 +164,7 @@ def wait_for_screen(display, proc, predicate, timeout=90.0) -> np.ndarray:
                          f"webcam stdout: {out[-500:]!r} stderr: {err[-1500:]!r}")
 
 
-def test_window_shows_the_stylised_frame_and_the_overlay(display, media, tmp_path):
+def test_window_shows_the_stylized_frame_and_the_overlay(display, media, tmp_path):
     proc = webcam(display, media, tmp_path, "--keys", "120:space,121:q")
     shot = wait_for_screen(display, proc, lambda s: near(s, INVERTED).sum() > 5000)
     # The overlay: white text on a box that darkens the frame to 35 %, at its top left.
@@ -183,7 +183,7 @@ def test_window_shows_the_stylised_frame_and_the_overlay(display, media, tmp_pat
     assert len(shots) == 1
 
 
-def test_split_view_shows_original_and_stylised_halves(display, media, tmp_path):
+def test_split_view_shows_original_and_stylized_halves(display, media, tmp_path):
     proc = webcam(display, media, tmp_path, "--keys", "2:s,3:h")
     shot = wait_for_screen(display, proc, lambda s: near(s, COLOUR).sum() > 2000
                            and near(s, INVERTED).sum() > 2000)
@@ -262,7 +262,7 @@ def two_styles(media):
     return Stylizer({"a": media["model"], "b": media["model2"]}, backend="ort-cpu", warm_up=None)
 
 
-def test_keys_switch_styles_strength_colour_blend_and_split(two_styles):
+def test_keys_switch_styles_strength_color_blend_and_split(two_styles):
     st, state = two_styles, LiveState()
     sessions = {k: id(v) for k, v in st.models.items()}
     handle_key(ord("n"), state, st)

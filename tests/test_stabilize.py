@@ -72,7 +72,7 @@ def test_a_static_scene_converges():
                                                                             crop(PAINT))
 
 
-def test_identical_stylised_frames_come_out_unchanged():
+def test_identical_stylized_frames_come_out_unchanged():
     st = Stabilizer()
     for _ in range(5):
         out = st(crop(SCENE), crop(PAINT), DEFAULT_WEIGHT)
@@ -81,7 +81,7 @@ def test_identical_stylised_frames_come_out_unchanged():
     assert st.kept > 0.9  # the previous frame was used, and it agreed
 
 
-def test_weight_zero_returns_the_stylised_frame():
+def test_weight_zero_returns_the_stylized_frame():
     st, noisy = Stabilizer(), flickering()
     for _ in range(4):
         styled = noisy(crop(PAINT))
@@ -130,7 +130,7 @@ def test_a_change_of_frame_size_restarts():
     assert out.shape == again.shape and not np.array_equal(out, again)
 
 
-def test_a_stylised_frame_of_another_size_than_before_restarts():
+def test_a_stylized_frame_of_another_size_than_before_restarts():
     """Same camera frame, but the stylised output changed size (e.g. another --max-side)."""
     st, noisy = Stabilizer(), flickering()
     st(crop(SCENE), noisy(crop(PAINT)), DEFAULT_WEIGHT)
@@ -148,7 +148,7 @@ CUTS = {
 
 
 @pytest.mark.parametrize("case", CUTS, ids=list(CUTS))
-def test_a_scene_cut_returns_the_current_stylised_frame(case):
+def test_a_scene_cut_returns_the_current_stylized_frame(case):
     before, after = CUTS[case]
     noisy = flickering()
     st = Stabilizer()
@@ -203,11 +203,11 @@ def test_a_panning_scene_flickers_less(dx, dy):
     # rtstyle flicker's own measurement agrees
     noisy, st, shown = flickering(), Stabilizer(), iter(range(len(frames)))
 
-    def stylise(frame):
+    def stylize(frame):
         k = next(shown)
         return st(frame, noisy(crop(PAINT, k * dx, k * dy)), DEFAULT_WEIGHT)
 
-    report = flicker.measure(frames, stylise, batch=1)
+    report = flicker.measure(frames, stylize, batch=1)
     assert report.mean < 0.4 * plain
 
 

@@ -115,7 +115,7 @@ def test_strength_one_is_the_plain_output_and_a_half_lies_between(st):
 
 # --- preserve colour ------------------------------------------------------------------------
 
-def test_preserve_color_keeps_the_chroma_and_takes_the_stylised_luminance(st):
+def test_preserve_color_keeps_the_chroma_and_takes_the_stylized_luminance(st):
     frame = photo(60, 80)
     plain = st(frame)
     st.set_controls(Controls(preserve_color=True))

@@ -19,7 +19,7 @@ av = pytest.importorskip("av")
 
 from rtstyle import video  # noqa: E402
 from rtstyle.errors import InputError  # noqa: E402
-from rtstyle.video import EncodeOptions, VideoError, stylise_video  # noqa: E402
+from rtstyle.video import EncodeOptions, VideoError, stylize_video  # noqa: E402
 
 from tests.helpers import (audio_packets, build_styles, decode, frame_image, make_audio_only, make_clip, vfr_ms)
 
@@ -104,7 +104,7 @@ def stylizer(tmp_path_factory):
 
 # --- what an identity pipeline keeps ---------------------------------------------------------
 
-def test_the_helper_clip_has_the_colours_it_was_made_with(clips):
+def test_the_helper_clip_has_the_colors_it_was_made_with(clips):
     frames, times = decode(clips["basic"])
     assert len(frames) == 20
     assert times == pytest.approx([i / 25 for i in range(20)], abs=1e-6)
@@ -112,9 +112,9 @@ def test_the_helper_clip_has_the_colours_it_was_made_with(clips):
         assert mad(f, frame_image(i, 64, 48)) < 6, i
 
 
-def test_identity_keeps_frames_rate_duration_and_colours(clips, out):
+def test_identity_keeps_frames_rate_duration_and_colors(clips, out):
     src, dst = clips["basic"], out / "o.mp4"
-    result = stylise_video(src, dst, identity)
+    result = stylize_video(src, dst, identity)
 
     assert result.output == dst and dst.is_file()
     assert (result.frames, result.width, result.height) == (20, 64, 48)
@@ -141,7 +141,7 @@ def test_identity_keeps_frames_rate_duration_and_colours(clips, out):
 @pytest.mark.parametrize("name", ["basic", "stereo"])
 def test_audio_is_passed_through_without_re_encoding(clips, out, name):
     src, dst = clips[name], out / "o.mp4"
-    result = stylise_video(src, dst, identity)
+    result = stylize_video(src, dst, identity)
     packets_in, params_in = audio_packets(src)
     packets_out, params_out = audio_packets(dst)
     assert params_out == params_in  # same codec, sample rate and channels
@@ -154,7 +154,7 @@ def test_audio_is_passed_through_without_re_encoding(clips, out, name):
 
 def test_audio_keeps_every_packet(clips, out):
     src, dst = clips["basic"], out / "o.mp4"
-    result = stylise_video(src, dst, identity)
+    result = stylize_video(src, dst, identity)
     packets_in, _ = audio_packets(src)
     packets_out, _ = audio_packets(dst)
     assert packets_in[0][0] < 0  # the encoder's priming packet, before the first frame
@@ -162,14 +162,14 @@ def test_audio_keeps_every_packet(clips, out):
 
 
 def test_no_audio_option_drops_the_audio_track(clips, out):
-    result = stylise_video(clips["basic"], out / "o.mp4", identity,
+    result = stylize_video(clips["basic"], out / "o.mp4", identity,
                            options=EncodeOptions(audio=False))
     assert result.audio_packets == 0 and result.frames == 20
     assert video_info(out / "o.mp4")["streams"] == ["video"]
 
 
 def test_a_clip_without_audio(clips, out):
-    result = stylise_video(clips["silent"], out / "o.mkv", identity)
+    result = stylize_video(clips["silent"], out / "o.mkv", identity)
     assert result.frames == 10 and result.audio_packets == 0
     assert video_info(out / "o.mkv")["streams"] == ["video"]
     assert len(decode(out / "o.mkv")[0]) == 10
@@ -182,7 +182,7 @@ def test_the_helper_vfr_clip_has_irregular_timestamps(clips):
 
 def test_variable_frame_rate_timestamps_are_kept(clips, out):
     src, dst = clips["vfr"], out / "o.mp4"
-    result = stylise_video(src, dst, identity)
+    result = stylize_video(src, dst, identity)
     _, times_in = decode(src)
     _, times_out = decode(dst)
     assert result.frames == len(times_out) == len(times_in) == 20
@@ -190,7 +190,7 @@ def test_variable_frame_rate_timestamps_are_kept(clips, out):
 
 
 def test_an_inverting_process_is_applied_to_every_frame_in_order(clips, out):
-    result = stylise_video(clips["basic"], out / "o.mp4", lambda f: 255 - f)
+    result = stylize_video(clips["basic"], out / "o.mp4", lambda f: 255 - f)
     assert result.frames == 20
     frames_in, _ = decode(clips["basic"])
     frames_out, _ = decode(out / "o.mp4")
@@ -201,7 +201,7 @@ def test_an_inverting_process_is_applied_to_every_frame_in_order(clips, out):
 
 def test_progress_reports_every_frame(clips, out):
     calls = []
-    stylise_video(clips["basic"], out / "o.mp4", identity,
+    stylize_video(clips["basic"], out / "o.mp4", identity,
                   on_frame=lambda done, total: calls.append((done, total)))
     assert [d for d, _ in calls] == list(range(1, 21))
     assert all(total == 20 for _, total in calls)
@@ -209,7 +209,7 @@ def test_progress_reports_every_frame(clips, out):
 
 def test_odd_sizes_are_padded_to_even_by_repeating_the_edge(clips, out):
     src, dst = clips["odd"], out / "o.mp4"
-    result = stylise_video(src, dst, identity)
+    result = stylize_video(src, dst, identity)
     assert result.padded
     assert (result.frames, result.width, result.height) == (8, 65, 49)  # the content size
     info = video_info(dst)
@@ -227,7 +227,7 @@ def test_odd_sizes_are_padded_to_even_by_repeating_the_edge(clips, out):
 @pytest.mark.parametrize("name", ["ten_bit", "yuv444"])
 def test_10_bit_and_444_inputs_become_8_bit_420(clips, out, name):
     assert video_info(clips[name])["pix_fmt"] in ("yuv420p10le", "yuv444p")
-    result = stylise_video(clips[name], out / "o.mp4", identity)
+    result = stylize_video(clips[name], out / "o.mp4", identity)
     assert result.frames == 8
     assert video_info(out / "o.mp4")["pix_fmt"] == "yuv420p"
     frames_in, _ = decode(clips[name])
@@ -239,7 +239,7 @@ def test_10_bit_and_444_inputs_become_8_bit_420(clips, out, name):
 def test_start_and_duration_cut(clips, out):
     src, dst = clips["long"], out / "o.mp4"
     start, duration = 0.5, 0.8
-    result = stylise_video(src, dst, identity, start=start, duration=duration)
+    result = stylize_video(src, dst, identity, start=start, duration=duration)
     assert abs(result.frames - duration * 25) <= 1
     frames_in, times_in = decode(src)
     frames_out, times_out = decode(dst)
@@ -260,14 +260,14 @@ def test_start_and_duration_cut(clips, out):
 
 
 def test_a_cut_to_the_end(clips, out):
-    result = stylise_video(clips["long"], out / "o.mp4", identity, start=1.5)
+    result = stylize_video(clips["long"], out / "o.mp4", identity, start=1.5)
     assert abs(result.frames - 0.5 * 25) <= 1
     assert len(decode(out / "o.mp4")[0]) == result.frames
 
 
-def test_a_real_stylizer_changes_the_colours_and_keeps_the_frames(clips, out, stylizer):
+def test_a_real_stylizer_changes_the_colors_and_keeps_the_frames(clips, out, stylizer):
     src, dst = clips["basic"], out / "o.mp4"
-    result = stylise_video(src, dst, stylizer)
+    result = stylize_video(src, dst, stylizer)
     assert (result.frames, result.width, result.height) == (20, 64, 48)
     frames_in, times_in = decode(src)
     frames_out, times_out = decode(dst)
@@ -292,7 +292,7 @@ def test_unreadable_inputs_raise_video_error_and_write_nothing(clips, out, name,
            "folder": clips["basic"].parent}.get(name) or clips[name]
     called = []
     with pytest.raises(VideoError) as info:
-        stylise_video(src, out / "o.mp4", lambda f: called.append(1) or f)
+        stylize_video(src, out / "o.mp4", lambda f: called.append(1) or f)
     for w in words:
         assert w in str(info.value)
     assert called == []
@@ -303,7 +303,7 @@ def test_unreadable_inputs_raise_video_error_and_write_nothing(clips, out, name,
 def test_a_truncated_clip_processes_what_decodes(clips, out):
     """An MKV cut at 60% still has its header: the frames before the cut are stylised."""
     dst = out / "o.mp4"
-    result = stylise_video(clips["truncated_mkv"], dst, identity)
+    result = stylize_video(clips["truncated_mkv"], dst, identity)
     assert 0 < result.frames < 30
     frames_out, _ = decode(dst)
     assert len(frames_out) == result.frames
@@ -319,7 +319,7 @@ def test_the_output_must_not_be_the_input(clips, tmp_path):
     (tmp_path / "link.mp4").symlink_to(src)
     for dst in (src, tmp_path / "." / "clip.mp4", tmp_path / "link.mp4"):
         with pytest.raises(VideoError, match="is the input"):
-            stylise_video(src, dst, identity)
+            stylize_video(src, dst, identity)
     assert src.read_bytes() == before
     assert leftovers(tmp_path) == []
 
@@ -327,15 +327,15 @@ def test_the_output_must_not_be_the_input(clips, tmp_path):
 @pytest.mark.parametrize("name", ["o.gif", "o", "o.avi", "o.MP4"])
 def test_output_extensions(clips, out, name):
     if name == "o.MP4":  # case does not matter
-        assert stylise_video(clips["silent"], out / name, identity).frames == 10
+        assert stylize_video(clips["silent"], out / name, identity).frames == 10
         return
     with pytest.raises(VideoError, match="cannot write"):
-        stylise_video(clips["basic"], out / name, identity)
+        stylize_video(clips["basic"], out / name, identity)
     assert list(out.iterdir()) == []
 
 
 def test_a_missing_output_folder_is_created_and_removed_again_if_the_run_fails(clips, out):
-    result = stylise_video(clips["basic"], out / "new" / "o.mp4", identity)
+    result = stylize_video(clips["basic"], out / "new" / "o.mp4", identity)
     assert result.output.is_file()
     seen = []
 
@@ -346,7 +346,7 @@ def test_a_missing_output_folder_is_created_and_removed_again_if_the_run_fails(c
         return frame
 
     with pytest.raises(Exception, match="the net failed"):
-        stylise_video(clips["basic"], out / "other" / "deeper" / "o.mp4", fail_on_the_third)
+        stylize_video(clips["basic"], out / "other" / "deeper" / "o.mp4", fail_on_the_third)
     assert sorted(p.name for p in out.iterdir()) == ["new"]
 
 
@@ -356,7 +356,7 @@ def test_a_read_only_output_folder(clips, out):
     out.chmod(0o555)
     try:
         with pytest.raises(InputError, match="Permission denied"):
-            stylise_video(clips["basic"], out / "o.mp4", identity)
+            stylize_video(clips["basic"], out / "o.mp4", identity)
         assert list(out.iterdir()) == []
     finally:
         out.chmod(0o755)
@@ -371,39 +371,39 @@ def test_an_unwritable_output_folder_is_refused_before_reading(clips, out, monke
 
     monkeypatch.setattr(atomic, "_create_temp", refuse)
     with pytest.raises(InputError, match="Permission denied"):
-        stylise_video(clips["basic"], out / "o.mp4", identity)
+        stylize_video(clips["basic"], out / "o.mp4", identity)
     assert list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize("start, duration", [(-1, None), (0, 0), (0, -2)])
 def test_bad_cut_values(clips, out, start, duration):
     with pytest.raises(VideoError, match="--start"):
-        stylise_video(clips["basic"], out / "o.mp4", identity, start=start, duration=duration)
+        stylize_video(clips["basic"], out / "o.mp4", identity, start=start, duration=duration)
     assert list(out.iterdir()) == []
 
 
 def test_a_cut_after_the_end_has_no_frames(clips, out):
     with pytest.raises(VideoError, match="no video frames"):
-        stylise_video(clips["basic"], out / "o.mp4", identity, start=30)
+        stylize_video(clips["basic"], out / "o.mp4", identity, start=30)
     assert list(out.iterdir()) == []
     assert pipeline_threads() == []
 
 
 def test_an_unknown_codec(clips, out):
     with pytest.raises(VideoError, match="codec 'bogus'"):
-        stylise_video(clips["basic"], out / "o.mp4", identity,
+        stylize_video(clips["basic"], out / "o.mp4", identity,
                       options=EncodeOptions(codec="bogus"))
     assert list(out.iterdir()) == []
 
 
 def test_an_audio_codec_is_not_a_video_codec(clips, out):
     with pytest.raises(VideoError, match="codec 'aac'"):
-        stylise_video(clips["basic"], out / "o.mp4", identity,
+        stylize_video(clips["basic"], out / "o.mp4", identity,
                       options=EncodeOptions(codec="aac"))
 
 
 def test_other_codecs_and_containers(clips, out):
-    result = stylise_video(clips["basic"], out / "o.mkv", identity,
+    result = stylize_video(clips["basic"], out / "o.mkv", identity,
                            options=EncodeOptions(codec="mpeg4"))
     assert result.frames == 20
     assert video_info(out / "o.mkv")["codec"] == "mpeg4"
@@ -420,7 +420,7 @@ def test_should_stop_raises_keyboard_interrupt_and_leaves_nothing(clips, out):
         return len(polls) > 3
 
     with pytest.raises(KeyboardInterrupt):
-        stylise_video(clips["long"], out / "o.mp4", lambda f: processed.append(1) or f,
+        stylize_video(clips["long"], out / "o.mp4", lambda f: processed.append(1) or f,
                       should_stop=should_stop)
     assert len(processed) == 3
     assert list(out.iterdir()) == []
@@ -440,7 +440,7 @@ def test_an_exception_in_process_propagates_and_leaves_nothing(clips, out):
         return frame
 
     with pytest.raises(Boom, match="frame 5"):
-        stylise_video(clips["long"], out / "o.mp4", process)
+        stylize_video(clips["long"], out / "o.mp4", process)
     assert len(seen) == 5
     assert list(out.iterdir()) == []
     assert pipeline_threads() == []
@@ -454,14 +454,14 @@ def test_a_failure_keeps_the_previous_output(clips, out):
         raise RuntimeError("no")
 
     with pytest.raises(RuntimeError):
-        stylise_video(clips["basic"], dst, process)
+        stylize_video(clips["basic"], dst, process)
     assert dst.read_bytes() == b"previous result"
     assert leftovers(out) == []
 
 
 def test_a_process_returning_a_bad_frame_fails_cleanly(clips, out):
     with pytest.raises(Exception):  # noqa: B017 - whatever PyAV says, it must not hang
-        stylise_video(clips["basic"], out / "o.mp4", lambda f: f.astype(np.float32))
+        stylize_video(clips["basic"], out / "o.mp4", lambda f: f.astype(np.float32))
     assert list(out.iterdir()) == []
     assert pipeline_threads() == []
 
@@ -518,7 +518,7 @@ def test_frame_writer_keeps_irregular_wall_clock_times(out):
     assert times == pytest.approx([t / 1000 for t in ms], abs=1e-3)
 
 
-def test_a_rotated_phone_video_is_stylised_upright(tmp_path):
+def test_a_rotated_phone_video_is_stylized_upright(tmp_path):
     """A display rotation (as phones write it) is applied to the pixels: the output is upright."""
     import subprocess
 
@@ -540,7 +540,7 @@ def test_a_rotated_phone_video_is_stylised_upright(tmp_path):
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-display_rotation",
                     "90", "-i", str(plain), "-c", "copy", str(rotated)], check=True)
     dst = tmp_path / "out.mp4"
-    result = stylise_video(rotated, dst, lambda f: f)
+    result = stylize_video(rotated, dst, lambda f: f)
     assert result.rotated == 90 and (result.width, result.height) == (48, 64)
     with av.open(str(dst)) as c:
         frame = next(c.decode(video=0))
@@ -564,8 +564,8 @@ def test_batches_give_the_same_video_as_single_frames(tmp_path):
     model = invert_model(tmp_path / "invert.onnx")
     src = make_clip(tmp_path / "in.mp4", frames=10, size=(64, 48), fps=10, audio=True)
     st = Stylizer([model], backend="ort-cpu", warm_up=None)
-    one = stylise_video(src, tmp_path / "one.mp4", st, batch=1)
-    four = stylise_video(src, tmp_path / "four.mp4", st, batch=4)
+    one = stylize_video(src, tmp_path / "one.mp4", st, batch=1)
+    four = stylize_video(src, tmp_path / "four.mp4", st, batch=4)
     assert one.frames == four.frames == 10 and one.audio_packets == four.audio_packets > 0
     with av.open(str(tmp_path / "one.mp4")) as a, av.open(str(tmp_path / "four.mp4")) as b:
         fa = [f.to_ndarray(format="bgr24") for f in a.decode(video=0)]
@@ -577,4 +577,4 @@ def test_batches_give_the_same_video_as_single_frames(tmp_path):
     imgs = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(5)]
     assert all(np.array_equal(a, st(b)) for a, b in zip(st.many(imgs), imgs))
     with pytest.raises(VideoError):
-        stylise_video(src, tmp_path / "zero.mp4", st, batch=0)
+        stylize_video(src, tmp_path / "zero.mp4", st, batch=0)

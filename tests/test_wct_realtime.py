@@ -86,26 +86,26 @@ def test_numpy_statistics_agree_with_torch_style_stats(name):
     from rtstyle.train.wct import transform as wct
 
     feat = CASES[name].astype(np.float32)
-    mean, colour = wct_realtime.style_statistics(feat)
+    mean, color = wct_realtime.style_statistics(feat)
     c = feat.shape[1]
-    assert mean.shape == (c, 1) and colour.shape == (c, c)
-    assert mean.dtype == np.float32 and colour.dtype == np.float32
-    assert np.isfinite(mean).all() and np.isfinite(colour).all()
+    assert mean.shape == (c, 1) and color.shape == (c, c)
+    assert mean.dtype == np.float32 and color.dtype == np.float32
+    assert np.isfinite(mean).all() and np.isfinite(color).all()
     ref = wct.StyleStats.of(torch.from_numpy(feat))
     np.testing.assert_allclose(mean, ref.mean.numpy(), rtol=1e-6, atol=1e-6)
-    scale = max(1e-3, float(np.abs(ref.colour.numpy()).max()))
-    np.testing.assert_allclose(colour, ref.colour.numpy(), rtol=0, atol=1e-5 * scale)
-    np.testing.assert_allclose(colour, colour.T, rtol=0, atol=1e-6 * scale)  # symmetric
+    scale = max(1e-3, float(np.abs(ref.color.numpy()).max()))
+    np.testing.assert_allclose(color, ref.color.numpy(), rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(color, color.T, rtol=0, atol=1e-6 * scale)  # symmetric
 
 
-def test_the_colour_matrix_squared_is_the_covariance():
+def test_the_color_matrix_squared_is_the_covariance():
     feat = features(12, 9, 11, seed=5)
     mean, cov = wct_realtime.covariance(feat)
     flat = feat.reshape(12, -1)
     np.testing.assert_allclose(mean[:, 0], flat.mean(axis=1))
     np.testing.assert_allclose(cov, np.cov(flat) + wct_realtime.EPS * np.eye(12), rtol=1e-10)
-    _, colour = wct_realtime.style_statistics(feat)
-    np.testing.assert_allclose(colour.astype(np.float64) @ colour, cov, rtol=1e-4,
+    _, color = wct_realtime.style_statistics(feat)
+    np.testing.assert_allclose(color.astype(np.float64) @ color, cov, rtol=1e-4,
                                atol=1e-4 * np.abs(cov).max())
     root, inv_root = wct_realtime.matrix_power(cov, 0.5), wct_realtime.matrix_power(cov, -0.5)
     np.testing.assert_allclose(root @ inv_root, np.eye(12), atol=1e-8)

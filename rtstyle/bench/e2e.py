@@ -1,6 +1,6 @@
 """End to end: ``rtstyle video`` throughput per stage, and the live loop's added latency.
 
-Video: the same pipeline as ``rtstyle video`` (:func:`rtstyle.video.stylise_video`: threaded
+Video: the same pipeline as ``rtstyle video`` (:func:`rtstyle.video.stylize_video`: threaded
 decode -> Stylizer -> encode, default encoder settings) on a real clip, rescaled to the size
 asked for. Stage times come from the pipeline itself: decode, inference and encode (busy seconds;
 the three stages overlap, so frames/s is set by the slowest). Inference there includes the copies
@@ -77,7 +77,7 @@ def video_throughput(clip: str | os.PathLike, stylizer, out: str | os.PathLike,
     from .. import video
 
     options = video.EncodeOptions()
-    r = video.stylise_video(clip, out, stylizer, options=options, batch=batch)
+    r = video.stylize_video(clip, out, stylizer, options=options, batch=batch)
     n = max(1, r.frames)
     busy = sum(r.timings.values()) or 1.0
     stages = {k: round(v / n * 1e3, 3) for k, v in r.timings.items()}

@@ -240,11 +240,11 @@ def draw_chart(records: Sequence[dict]) -> bytes | None:
     rows = [r for r in records if r.get("kind") == "case" and r.get("status") == "measured"]
     run = run_record(records)
     backends = list(dict.fromkeys(r["backend"] for r in rows))
-    colours = {b: plt.get_cmap("tab10")(i % 10) for i, b in enumerate(backends)}
+    colors = {b: plt.get_cmap("tab10")(i % 10) for i, b in enumerate(backends)}
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.32 * max(1, len(rows))))
     labels = [f"{r['net']} {r['size']} b{r['batch']}  {r['backend']}" for r in rows]
     ys = list(range(len(rows)))[::-1]
-    ax.barh(ys, [r["fps"] for r in rows], color=[colours[r["backend"]] for r in rows])
+    ax.barh(ys, [r["fps"] for r in rows], color=[colors[r["backend"]] for r in rows])
     for y, r in zip(ys, rows):
         ax.text(r["fps"], y, f" {r['fps']:.3g}", va="center", fontsize=8)
     ax.set_yticks(ys)

@@ -45,7 +45,7 @@ def _video(args, out_dir: Path) -> int:
     clip = assets.path(assets.DEMO_CLIP)
     name = st.names[0]
     output = out_dir / f"sample_clip_{name}.mp4"
-    result = video.stylise_video(clip, output, st)
+    result = video.stylize_video(clip, output, st)
     sheet = contact_sheet(clip, output, out_dir / f"sample_clip_{name}_sheet.png")
     print(f"demo video: {output.resolve()} ({result.frames} frames, {result.fps_processed:.1f} "
           f"frames/s on {st.describe()})\ncontact sheet: {sheet.resolve()}")
@@ -78,12 +78,12 @@ def _gatys(args, out_dir: Path) -> int:
     from .. import assets, images
     from ..grid import image_grid
     from ..train import gatys
-    from .gatys import stylise_to_files
+    from .gatys import stylize_to_files
 
     content, style = assets.path(assets.DEMO_CONTENT), assets.path(assets.DEMO_STYLE)
     cfg = dataclasses.replace(gatys.preset("default"), size=args.size, iterations=args.iterations,
                               device=args.device)
-    output = stylise_to_files(content, [style], out_dir / "tubingen_starry_night.png", cfg)
+    output = stylize_to_files(content, [style], out_dir / "tubingen_starry_night.png", cfg)
     sheet = out_dir / "tubingen_starry_night_sheet.png"
     cells = [images.read_image(content), images.read_image(style), images.read_image(output)]
     images.write_image(sheet, image_grid([cells], titles=[["photo", "painting", "rtstyle"]],

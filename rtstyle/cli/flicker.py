@@ -135,9 +135,9 @@ def _style_loss_hook(model, args):
     except (ImportError, DependencyError):
         return None, "needs the train extra: pip install 'rtstyle[train]'"
 
-    def score(stylised):
-        k = min(args.style_loss_frames, len(stylised))
-        picks = sorted({round(i * (len(stylised) - 1) / max(1, k - 1)) for i in range(k)})
-        return style_loss_of_frames(model, [stylised[i] for i in picks], device=args.device)
+    def score(stylized):
+        k = min(args.style_loss_frames, len(stylized))
+        picks = sorted({round(i * (len(stylized) - 1) / max(1, k - 1)) for i in range(k)})
+        return style_loss_of_frames(model, [stylized[i] for i in picks], device=args.device)
 
     return score, None

@@ -78,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
     target = single_output(args.output, args.overwrite)
     if target is not None and str(target) != args.output:
         print(f"{args.output} exists: writing {target} instead (--overwrite replaces)")
-    stylise_to_files(args.content, args.style, target, cfg, style_weights=args.style_weights,
+    stylize_to_files(args.content, args.style, target, cfg, style_weights=args.style_weights,
                      checkpoint_every=args.checkpoint_every, quiet=args.quiet, preset=args.preset)
     return 0
 
 
-def stylise_to_files(content_path, style_paths, output, cfg, style_weights=None,
+def stylize_to_files(content_path, style_paths, output, cfg, style_weights=None,
                      checkpoint_every: int = 0, quiet: bool = False, preset: str = "default"):
     """Read, stylise, and write the image plus its CSV, plot and JSON; returns the output path.
     ``output`` None writes only the image, as PNG to standard output."""

@@ -188,7 +188,7 @@ def _one(src, dst, stylizer, options, args, stop):
     try:
         stylizer.reset()  # --stabilize: nothing carries over from the previous video
         batch = args.batch or (1 if "cpu" in stylizer.describe() else 4)
-        return video.stylise_video(src, dst, stylizer, options=options, start=args.start,
+        return video.stylize_video(src, dst, stylizer, options=options, start=args.start,
                                    duration=args.duration, on_frame=on_frame,
                                    should_stop=lambda: stop.requested, batch=batch)
     finally:

@@ -180,12 +180,12 @@ def net_loss(net, content: np.ndarray, style: np.ndarray, loss_cfg: LossConfig,
     return frames.from_model_output(y.cpu().numpy()), terms.as_floats(), seconds
 
 
-def style_loss_of_frames(model: str | os.PathLike, stylised: Sequence[np.ndarray],
+def style_loss_of_frames(model: str | os.PathLike, stylized: Sequence[np.ndarray],
                          device: str = "auto", loss_net_weights: str | None = None) -> float:
     """The mean style loss of stylised frames (BGR uint8) under the loss ``model`` (a model
     folder) was trained with: its loss network, style layers, style weight and style image.
     The same number as the ``style`` column of training, for whole frames."""
-    if not stylised:
+    if not stylized:
         raise ConfigError("no frames to score")
     dev = resolve_device(device)
     meta = metadata.read(model)
@@ -197,7 +197,7 @@ def style_loss_of_frames(model: str | os.PathLike, stylised: Sequence[np.ndarray
     loss.set_styles([torch.from_numpy(frames.to_model_input(style)).to(dev)])
     values = []
     with torch.no_grad():
-        for img in stylised:
+        for img in stylized:
             y = torch.from_numpy(frames.to_model_input(img)).to(dev)
             values.append(float(loss(y, {}).style))
     return float(np.mean(values))

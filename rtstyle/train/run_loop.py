@@ -122,7 +122,7 @@ class NonFiniteLoss(RtstyleError):
     """The loss became NaN or infinite; training stopped without saving that state."""
 
 
-def stylise(net: TransformerNet, imgs: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
+def stylize(net: TransformerNet, imgs: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
     """Run the net on BGR uint8 frames (any sizes) in eval mode; restores the previous mode."""
     was_training = net.training
     net.eval()
@@ -191,7 +191,7 @@ class RunLoop:
 
     def _outputs(self, imgs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """What the current net makes of the preview images (BGR uint8)."""
-        return stylise(self.net, imgs, self.device)
+        return stylize(self.net, imgs, self.device)
 
     def _preview_titles(self, outs: Sequence[np.ndarray], imgs: Sequence[np.ndarray]) -> list[str]:
         return [f"step {self.step}"] * len(outs)

@@ -28,7 +28,7 @@ from .temporal import Jitter
 from .transformer_net import NETS, TransformerNet, build, describe, net_config
 from .run_folder import RunFolder, resume_state  # noqa: F401  (the CLI's entry points)
 from .run_loop import (HISTORY_COLUMNS, NonFiniteLoss, RunLoop, RunSettings,  # noqa: F401
-                       TrainResult, _device_name, check_device, optimise, stylise)
+                       TrainResult, _device_name, check_device, optimise, stylize)
 
 log = logging.getLogger(__name__)
 

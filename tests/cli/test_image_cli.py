@@ -200,7 +200,7 @@ def test_fp16_picks_the_fp16_export_and_falls_back_to_fp32(capsys, models, input
 
 
 @pytest.mark.parametrize("name", ["grey", "rgba"])
-def test_grey_and_rgba_inputs_give_colour_outputs(capsys, models, inputs, out, name):
+def test_grey_and_rgba_inputs_give_color_outputs(capsys, models, inputs, out, name):
     code, _, err = cli(image(inputs[name], models["starry"], out), capsys)
     assert code == 0, err
     assert read(out / f"{name}_starry.png").shape == (37, 53, 3)

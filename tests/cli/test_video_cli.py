@@ -181,7 +181,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing(models, tmp_path):
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while not list(out_dir.glob(".out.mp4.*.part.mp4")):  # stylise_video has started
+        while not list(out_dir.glob(".out.mp4.*.part.mp4")):  # stylize_video has started
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no temporary output appeared"
             time.sleep(0.02)

@@ -113,7 +113,7 @@ def test_texture_synthesis_is_size_by_size_and_refuses_a_content(capsys, wct_roo
     assert not out.exists()
 
 
-def stylised(capsys, wct_root, content, out, levels, *argv):
+def stylized(capsys, wct_root, content, out, levels, *argv):
     """``rtstyle wct`` at alpha 1 and 64 px into ``out``, which must succeed; the image."""
     code, _, err = wct(capsys, wct_root, "--content", content, "--levels", levels,
                        "--alpha", "1", "--size", "64", "-o", out, *argv)
@@ -123,7 +123,7 @@ def stylised(capsys, wct_root, content, out, levels, *argv):
 
 def test_style_mixtures_follow_the_weights(capsys, wct_root, pics, tmp_path):
     def run(name, *styles_and_weights):
-        return stylised(capsys, wct_root, pics["content"], tmp_path / f"{name}.png", "1",
+        return stylized(capsys, wct_root, pics["content"], tmp_path / f"{name}.png", "1",
                         *styles_and_weights)
 
     s1, s2 = ["--style", pics["style"]], ["--style", pics["inverted"]]
@@ -147,7 +147,7 @@ def test_style_mixtures_follow_the_weights(capsys, wct_root, pics, tmp_path):
 
 def test_a_mask_paints_each_style_into_its_region(capsys, wct_root, pics, tmp_path):
     def run(name, *argv):
-        return stylised(capsys, wct_root, pics["content"], tmp_path / f"{name}.png", "2,1",
+        return stylized(capsys, wct_root, pics["content"], tmp_path / f"{name}.png", "2,1",
                         *argv)
 
     s1, s2 = ["--style", pics["style"]], ["--style", pics["flat"]]

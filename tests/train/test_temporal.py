@@ -41,7 +41,7 @@ def term(net, x: torch.Tensor, change: temporal.Change) -> float:
         return float(temporal.temporal_loss(net(x), net(temporal.changed_input(x, change)), change))
 
 
-def colour_map() -> torch.nn.Conv2d:
+def color_map() -> torch.nn.Conv2d:
     """A fixed per-pixel affine colour map (1x1 convolution) that mixes the channels."""
     conv = torch.nn.Conv2d(3, 3, 1)
     with torch.no_grad():
@@ -66,7 +66,7 @@ def tiny_net(seed: int = 0):
 
 # --- the term on known nets ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, net", [("identity", lambda x: x), ("colour map", colour_map())])
+@pytest.mark.parametrize("name, net", [("identity", lambda x: x), ("colour map", color_map())])
 @pytest.mark.parametrize("step", range(4))
 def test_an_equivariant_net_scores_zero_under_real_motion(name, net, step):
     x = batch()

@@ -58,8 +58,8 @@ class ContentPath(nn.Module):
         self.encoder, self.decoder = encoder, decoder.eval()
         self.wc = wct.WhitenColour(iterations)
 
-    def forward(self, x, style_mean, style_colour, alpha):
-        return self.decoder(self.wc(self.encoder(x), style_mean, style_colour, alpha))
+    def forward(self, x, style_mean, style_color, alpha):
+        return self.decoder(self.wc(self.encoder(x), style_mean, style_color, alpha))
 
 
 class _EncoderGraph(nn.Module):
@@ -96,8 +96,8 @@ def style_feeds(encoder: WCTEncoder, style_bgr: np.ndarray, alpha: float = 1.0
     with torch.no_grad():
         feat = encoder(pad(x, size_multiple(encoder.level))[0])
     stats = wct.StyleStats.of(feat)
-    mean, colour = wct_realtime.style_statistics(feat.numpy())
-    return {"style_mean": mean, "style_colour": colour,
+    mean, color = wct_realtime.style_statistics(feat.numpy())
+    return {"style_mean": mean, "style_colour": color,
             "alpha": np.array([alpha], np.float32)}, stats
 
 

@@ -77,7 +77,7 @@ class StyleStats:
     """A style's feature mean ``(C, 1)`` and colouring matrix ``cov^1/2`` ``(C, C)`` (float64)."""
 
     mean: torch.Tensor
-    colour: torch.Tensor
+    color: torch.Tensor
 
     @staticmethod
     def of(feat: torch.Tensor) -> "StyleStats":
@@ -108,8 +108,8 @@ def whiten(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return eigh_sqrt(cov, -0.5) @ (f.double() - mean), mean
 
 
-def colour(f_hat: torch.Tensor, style: StyleStats) -> torch.Tensor:
-    return style.colour @ f_hat + style.mean
+def color(f_hat: torch.Tensor, style: StyleStats) -> torch.Tensor:
+    return style.color @ f_hat + style.mean
 
 
 def transform(content: torch.Tensor, style: StyleStats, alpha: float = 1.0,
@@ -126,13 +126,13 @@ def transform(content: torch.Tensor, style: StyleStats, alpha: float = 1.0,
     out = fc.double().clone()
     if mask is None:
         f_hat, _ = whiten(fc)
-        out = colour(f_hat, style)
+        out = color(f_hat, style)
     else:
         m = mask.reshape(-1).to(fc.device)
         if int(m.sum()) == 0:
             return content
         f_hat, _ = whiten(fc[:, m])
-        out[:, m] = colour(f_hat, style)
+        out[:, m] = color(f_hat, style)
     blended = alpha * out + (1.0 - alpha) * fc.double()
     return blended.to(dtype).reshape(shape)
 
@@ -173,10 +173,10 @@ class WhitenColour(torch.nn.Module):
         super().__init__()
         self.iterations = iterations
 
-    def forward(self, feat: torch.Tensor, style_mean: torch.Tensor, style_colour: torch.Tensor,
+    def forward(self, feat: torch.Tensor, style_mean: torch.Tensor, style_color: torch.Tensor,
                 alpha: torch.Tensor) -> torch.Tensor:
         c = feat.shape[1]
         fc = feat.reshape(c, -1)
-        out = style_colour @ whiten_ns(fc, self.iterations) + style_mean
+        out = style_color @ whiten_ns(fc, self.iterations) + style_mean
         out = alpha * out + (1.0 - alpha) * fc
         return out.reshape(feat.shape)

@@ -100,8 +100,8 @@ def test_style_feeds_match_the_exact_torch_statistics(nets, style):
     feeds, stats = wct_export.style_feeds(encoder, style, 0.3)
     assert feeds["alpha"].tolist() == [pytest.approx(0.3)] and feeds["alpha"].dtype == np.float32
     np.testing.assert_allclose(feeds["style_mean"], stats.mean.numpy(), rtol=1e-5, atol=1e-5)
-    scale = np.abs(stats.colour.numpy()).max()
-    np.testing.assert_allclose(feeds["style_colour"], stats.colour.numpy(), atol=1e-5 * scale)
+    scale = np.abs(stats.color.numpy()).max()
+    np.testing.assert_allclose(feeds["style_colour"], stats.color.numpy(), atol=1e-5 * scale)
 
 
 def test_the_runtime_statistics_come_from_the_onnx_encoder(nets, style, wct_root):
@@ -112,8 +112,8 @@ def test_the_runtime_statistics_come_from_the_onnx_encoder(nets, style, wct_root
         stats = wct.StyleStats.of(nets[2][0](torch.from_numpy(x)))
     np.testing.assert_allclose(s.net.feeds["style_mean"], stats.mean.numpy(), rtol=1e-4,
                                atol=1e-4)
-    scale = np.abs(stats.colour.numpy()).max()
-    np.testing.assert_allclose(s.net.feeds["style_colour"], stats.colour.numpy(),
+    scale = np.abs(stats.color.numpy()).max()
+    np.testing.assert_allclose(s.net.feeds["style_colour"], stats.color.numpy(),
                                atol=1e-4 * scale)
 
 

@@ -28,7 +28,7 @@ def test_whitening_gives_the_identity_covariance():
     torch.testing.assert_close(f_hat.mean(dim=1), torch.zeros(8, dtype=torch.float64), atol=1e-9, rtol=0)
 
 
-def test_colouring_gives_the_style_mean_and_covariance():
+def test_coloring_gives_the_style_mean_and_covariance():
     content, style = features(seed=1), features(seed=2, scale=7.0)
     stats = wct.StyleStats.of(style)
     out = wct.transform(content, stats, alpha=1.0)
@@ -66,16 +66,16 @@ def test_flat_images_and_fewer_pixels_than_channels_stay_finite():
     for content in (flat, tiny):
         out = wct.transform(content, wct.StyleStats.of(content) if content is tiny else stats)
         assert torch.isfinite(out).all()
-    assert torch.isfinite(wct.StyleStats.of(flat).colour).all()
+    assert torch.isfinite(wct.StyleStats.of(flat).color).all()
 
 
 def test_mixture_of_one_style_is_that_style_and_weights_are_checked():
     s1, s2 = features(seed=5), features(seed=6, scale=9.0)
     one = wct.StyleStats.mixture([s1])
-    torch.testing.assert_close(one.colour, wct.StyleStats.of(s1).colour)
+    torch.testing.assert_close(one.color, wct.StyleStats.of(s1).color)
     mix = wct.StyleStats.mixture([s1, s2], [1.0, 3.0])
     expected = 0.25 * cov(s1) + 0.75 * cov(s2)
-    torch.testing.assert_close(mix.colour @ mix.colour, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(mix.color @ mix.color, expected, rtol=1e-4, atol=1e-4)
     for bad in ([1.0], [-1.0, 2.0], [0.0, 0.0]):
         with pytest.raises(ConfigError):
             wct.StyleStats.mixture([s1, s2], bad)
@@ -112,7 +112,7 @@ def test_the_exportable_whitening_matches_the_eigendecomposition_in_onnx(tmp_pat
 
     content = features(c=16, h=12, w=10, seed=12).float()
     stats = wct.StyleStats.of(features(c=16, h=9, w=14, seed=13, scale=5.0))
-    mean, col = stats.mean.float(), stats.colour.float()
+    mean, col = stats.mean.float(), stats.color.float()
     alpha = torch.tensor([0.8])
     module = wct.WhitenColour(iterations=30).eval()
     ref = wct.transform(content.double(), stats, alpha=0.8)
