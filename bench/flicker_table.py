@@ -1,4 +1,4 @@
-"""Flicker table (issue 9): warping error and style loss per clip x style x stabilisation.
+"""Flicker table: warping error and style loss per clip x style x stabilisation.
 
 Runs ``rtstyle flicker`` for every clip and every variant, then writes one JSON file with the
 commands and the numbers and a Markdown table (the README's "Flicker" table comes from it)::
@@ -13,7 +13,7 @@ the net trained with the temporal term (``--stable``); and that net with ``--sta
 then any other net of the same style given with ``--variant LABEL=MODEL`` (e.g. an
 anti-aliased net, ``--net lite-aa``), alone and with ``--stabilize``. All are compared with
 the first, per-frame net.
-Targets (issue 9): warping error at least 40% lower than the per-frame net, style loss at most
+Targets: warping error at least 40% lower than the per-frame net, style loss at most
 10% higher. The stabiliser's own flow is DIS, like the metric's by default, so every variant is
 also measured with Farneback flow, which the stabiliser does not use (``--no-cross-check``
 skips it); a row meets the targets only if both flows say so ("DIS only" otherwise).

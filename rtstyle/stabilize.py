@@ -22,15 +22,13 @@ objects do not smear. A scene cut (most pixels inconsistent), a change of frame 
 style starts afresh. On a static scene O converges to S (the net is deterministic; k_i -> 1):
 see tests/test_stabilize.py.
 
-The flow runs on frames scaled down to :data:`FLOW_SIDE` (DIS preset fast), so the cost
-does not grow with the output size beyond one remap and a few per-pixel operations. How well
-the moved frame lines up decides how much it can take from the current one without washing out
-its strokes: DIS "fast" at 640 px removes more flicker, at a lower style loss, than "ultrafast"
-at 320 px (README, "Flicker"), at about twice the cost: 33 against 14 ms per 640x360 frame on
-a 2-core CPU (bench/stabilizer_cost.py). The previous output is moved again on every frame, so
-the interpolation's blur adds up: bicubic keeps the strokes where they were better than
-bilinear, and the blend can then take a little more of the previous frame (weight 0.9, gate 35
-against 0.85 and 40 with bilinear) for the same style loss.
+The flow runs on frames scaled down to :data:`FLOW_SIDE`, so the cost does not grow with the
+output size beyond one remap and a few per-pixel operations. How well the moved frame lines up
+decides how much it can take from the current one without washing out its strokes, so the flow
+is computed at a fairly high resolution with a mid-quality preset. The previous output is moved
+again on every frame, so the interpolation's blur adds up: bicubic keeps the strokes in place,
+which lets the blend take more of the previous frame for the same style loss. The measured
+trade-offs are in docs/flicker.md.
 """
 
 from __future__ import annotations
@@ -41,9 +39,8 @@ import numpy as np
 from .errors import ConfigError
 from .flow import consistency_mask
 
-#: Default strength of ``--stabilize`` (the weight of the moved previous frame); chosen on
-#: the five clips in ../shared/data/videos (README, "Flicker"): lower keeps more texture, higher
-#: removes more flicker.
+#: Default strength of ``--stabilize`` (the weight of the moved previous frame): lower keeps
+#: more texture, higher removes more flicker (chosen on real clips: docs/flicker.md).
 DEFAULT_WEIGHT = 0.9
 #: Longer side of the frames the flow is computed on, and the DIS preset.
 FLOW_SIDE = 640
@@ -57,7 +54,7 @@ MIN_CONSISTENT = 0.3
 DETAIL_SIGMAS = (1.0, 3.0)
 K_MAX = 1.6
 #: How the previous output is moved. It is moved again on every frame, so the interpolation's
-#: blur adds up: bicubic keeps more of the strokes than bilinear (README, "Flicker").
+#: blur adds up: bicubic keeps more of the strokes than bilinear (docs/flicker.md).
 INTERP = cv2.INTER_CUBIC
 
 

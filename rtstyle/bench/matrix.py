@@ -22,7 +22,7 @@ ALIASES = {"torch": ("torch-eager-fp32",), "torch-eager": ("torch-eager-fp32",),
            "ort-cuda": ("ort-cuda-fp32", "ort-cuda-fp16"), "ort-trt": ("ort-trt-fp16",)}
 #: Johnson full, Johnson lite, the WCT real-time path (relu3_1 content graph).
 NETS = ("full", "lite", "wct")
-#: Also accepted by --nets: the anti-aliased Johnson nets (README, "Flicker").
+#: Also accepted by --nets: the anti-aliased Johnson nets (docs/flicker.md).
 EXTRA_NETS = ("full-aa", "lite-aa")
 SIZES = ((256, 256), (640, 360), (1280, 720), (1920, 1080))
 BATCHES = (1, 8)

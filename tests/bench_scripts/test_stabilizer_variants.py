@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "experiments"))
 import stabilizer_variants as sv  # noqa: E402
 
 from rtstyle import images  # noqa: E402
@@ -91,7 +91,7 @@ def test_the_script_scores_by_dis_and_farneback(tmp_path, tiny_model):
     (tmp_path / "clips").mkdir()
     make_clip(tmp_path / "clips" / "clip.mp4", frames=4, size=(64, 48))
     out = tmp_path / "variants"
-    res = subprocess.run([sys.executable, str(ROOT / "bench" / "stabilizer_variants.py"),
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "experiments" / "stabilizer_variants.py"),
                           "--model", str(tiny_model), "--videos", str(tmp_path / "clips"),
                           "--frames", "3", "--style-loss-frames", "2",
                           "--variants", "per-frame,held", "--out", str(out)],

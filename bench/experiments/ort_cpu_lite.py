@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
@@ -86,32 +86,22 @@ def polyphase(model, max_out_channels: int = 4):
     return m
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=str(ROOT / "models" / "starry_night_lite"))
-    p.add_argument("--size", default="640x360")
-    p.add_argument("--runs", type=int, default=15)
-    args = p.parse_args(argv)
-    import onnx
-    import onnxruntime as ort
+class Sessions:
+    """ONNX Runtime CPU sessions of one model and one input, and their median latency."""
 
-    from rtstyle import assets, frames, images
-    from rtstyle.backends import cpu_count
-    from rtstyle.onnx_model import resolve
+    def __init__(self, model, x: np.ndarray, runs: int):
+        import onnxruntime as ort
 
-    path = resolve(args.model)
-    w, h = (int(v) for v in args.size.split("x"))
-    x = frames.to_model_input(images.resize_to(images.read_image(
-        assets.path(assets.DEMO_CONTENT)), (h, w)))
-    model = onnx.load(str(path))
-    cores = cpu_count()
+        from rtstyle.backends import cpu_count
 
-    def session(m=None, threads=cores, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-                mode=None, config=None, profile=None):
-        o = ort.SessionOptions()
+        self.ort, self.model, self.x, self.runs = ort, model, x, runs
+        self.cores = cpu_count()
+
+    def session(self, m=None, threads=None, level=None, mode=None, config=None, profile=None):
+        o = self.ort.SessionOptions()
         o.log_severity_level = 3
-        o.graph_optimization_level = level
-        o.intra_op_num_threads = threads
+        o.graph_optimization_level = level or self.ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        o.intra_op_num_threads = threads or self.cores
         if mode is not None:
             o.execution_mode = mode
         for key, value in (config or {}).items():
@@ -119,24 +109,25 @@ def main(argv=None) -> int:
         if profile:
             o.enable_profiling = True
             o.profile_file_prefix = profile
-        return ort.InferenceSession((m or model).SerializeToString(), o,
-                                    providers=["CPUExecutionProvider"])
+        return self.ort.InferenceSession((m or self.model).SerializeToString(), o,
+                                         providers=["CPUExecutionProvider"])
 
-    def median_ms(s):
+    def median_ms(self, s) -> float:
         for _ in range(3):
-            s.run(None, {"input": x})
+            s.run(None, {"input": self.x})
         t = []
-        for _ in range(args.runs):
+        for _ in range(self.runs):
             a = time.perf_counter()
-            s.run(None, {"input": x})
+            s.run(None, {"input": self.x})
             t.append(time.perf_counter() - a)
         return statistics.median(t) * 1e3
 
-    G = ort.GraphOptimizationLevel
-    print(f"{path} at {w}x{h}, {cores} threads unless said, median of {args.runs} runs (two "
-          "rounds)")
+
+def compare_options(sx: Sessions) -> None:
+    """1. Session options, two rounds each (a burst of load elsewhere shows as disagreement)."""
+    G, ort = sx.ort.GraphOptimizationLevel, sx.ort
     options = {
-        f"rtstyle's ort-cpu (ENABLE_ALL, {cores} threads)": {},
+        f"rtstyle's ort-cpu (ENABLE_ALL, {sx.cores} threads)": {},
         "ENABLE_EXTENDED (no NCHWc layout)": dict(level=G.ORT_ENABLE_EXTENDED),
         "ENABLE_BASIC": dict(level=G.ORT_ENABLE_BASIC),
         "1 thread": dict(threads=1),
@@ -144,20 +135,22 @@ def main(argv=None) -> int:
         "denormals as zero": dict(config={"session.set_denormal_as_zero": "1"}),
         "parallel execution mode": dict(mode=ort.ExecutionMode.ORT_PARALLEL),
     }
-    sessions = {label: session(**kw) for label, kw in options.items()}
+    sessions = {label: sx.session(**kw) for label, kw in options.items()}
     results = {label: [] for label in options}
-    for _ in range(2):  # two rounds, so a burst of load elsewhere shows as disagreement
+    for _ in range(2):
         for label, s in sessions.items():
-            results[label].append(median_ms(s))
+            results[label].append(sx.median_ms(s))
     for label, (r1, r2) in results.items():
         print(f"  {label:44s} {r1:7.1f} ms  {r2:7.1f} ms", flush=True)
-    del sessions
 
+
+def profile(sx: Sessions) -> None:
+    """2. Time per operator type and the slowest nodes, one thread."""
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, "prof")
-        s = session(threads=1, profile=prefix)
-        for _ in range(args.runs):
-            s.run(None, {"input": x})
+        s = sx.session(threads=1, profile=prefix)
+        for _ in range(sx.runs):
+            s.run(None, {"input": sx.x})
         events = json.load(open(s.end_profiling()))
         for f in glob.glob(prefix + "*"):
             os.remove(f)
@@ -171,22 +164,48 @@ def main(argv=None) -> int:
             node = e["name"][:-len("_kernel_time")].split("/")[-2:]
             by_node[(op, "/".join(node)[-40:], "x".join(map(str, dims)))] += e["dur"]
     total = sum(by_op.values())
-    print(f"profile, 1 thread: {total / args.runs / 1e3:.1f} ms of kernels per run")
+    print(f"profile, 1 thread: {total / sx.runs / 1e3:.1f} ms of kernels per run")
     for op, d in by_op.most_common(8):
-        print(f"  {op:24s} {d / args.runs / 1e3:7.2f} ms  {d / total:5.1%}")
+        print(f"  {op:24s} {d / sx.runs / 1e3:7.2f} ms  {d / total:5.1%}")
     print("  slowest nodes:")
     for (op, node, shape), d in by_node.most_common(6):
-        print(f"    {op:14s} {node:40s} -> {shape:16s} {d / args.runs / 1e3:7.2f} ms")
+        print(f"    {op:14s} {node:40s} -> {shape:16s} {d / sx.runs / 1e3:7.2f} ms")
 
-    rewritten = polyphase(model)
-    a = session().run(None, {"input": x})[0]
-    b = session(rewritten).run(None, {"input": x})[0]
+
+def compare_rewrite(sx: Sessions) -> None:
+    """3. The polyphase output convolution: same function, and its speed."""
+    rewritten = polyphase(sx.model)
+    a = sx.session().run(None, {"input": sx.x})[0]
+    b = sx.session(rewritten).run(None, {"input": sx.x})[0]
     print(f"polyphase output convolution: max |difference| {np.abs(a - b).max():.2e} on 0..255")
-    for threads in sorted({1, cores}):
-        original, faster = session(threads=threads), session(rewritten, threads=threads)
-        times = [(median_ms(original), median_ms(faster)) for _ in range(2)]
+    for threads in sorted({1, sx.cores}):
+        original, faster = sx.session(threads=threads), sx.session(rewritten, threads=threads)
+        times = [(sx.median_ms(original), sx.median_ms(faster)) for _ in range(2)]
         print(f"  {threads} thread(s): original " + " / ".join(f"{a:.1f}" for a, _ in times)
               + " ms, rewritten " + " / ".join(f"{b:.1f}" for _, b in times) + " ms", flush=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=str(ROOT / "models" / "starry_night_lite"))
+    p.add_argument("--size", default="640x360")
+    p.add_argument("--runs", type=int, default=15)
+    args = p.parse_args(argv)
+    import onnx
+
+    from rtstyle import assets, frames, images
+    from rtstyle.onnx_model import resolve
+
+    path = resolve(args.model)
+    w, h = (int(v) for v in args.size.split("x"))
+    x = frames.to_model_input(images.resize_to(images.read_image(
+        assets.path(assets.DEMO_CONTENT)), (h, w)))
+    sx = Sessions(onnx.load(str(path)), x, args.runs)
+    print(f"{path} at {w}x{h}, {sx.cores} threads unless said, median of {args.runs} runs (two "
+          "rounds)")
+    compare_options(sx)
+    profile(sx)
+    compare_rewrite(sx)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Run-time stabilisers that were tried for issue 9 and not shipped, measured like `--stabilize`.
+"""Run-time stabilisers that were tried and not shipped, measured like `--stabilize`.
 
 For each clip, every variant stylises the same frames with one style net (PyTorch, CPU) and is
 scored with rtstyle's warping error (flow on the original frames, see rtstyle/flicker.py), by
@@ -42,7 +42,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import output, write_report  # (also puts the repo on sys.path)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for common
+from common import output, write_report  # noqa: E402  (also puts the repo on sys.path)
 
 from rtstyle import flicker
 from rtstyle import frames as fr
