@@ -53,7 +53,7 @@ def flicker(model: str, video: Path, out: Path, frames: int, stabilize: float, f
     return json.loads((out / "flicker.json").read_text())
 
 
-def main() -> int:
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=Path, required=True, help="folder of clips (or one clip)")
@@ -71,61 +71,73 @@ def main() -> int:
     ap.add_argument("--no-cross-check", action="store_true",
                     help="skip the Farneback-flow measurements")
     ap.add_argument("--out", type=Path, required=True, help="output stem (.json and .md)")
-    args = ap.parse_args()
-    from rtstyle.stabilize import DEFAULT_WEIGHT
+    return ap.parse_args()
 
-    weight = DEFAULT_WEIGHT if args.stabilize is None else args.stabilize
-    clips = sorted(args.videos.glob("*.mp4")) if args.videos.is_dir() else [args.videos]
-    stables = args.stable + ["-"] * (len(args.style) - len(args.stable))
-    work = args.out.parent / (args.out.name + "_runs")
+
+def variants_of(args, weight: float) -> list[tuple[str, list]]:
+    """(style, [(label, model, --stabilize weight)]) for every --style, in order."""
     extra = []
     for spec in args.variant:
         label, sep, model = spec.partition("=")
         if not sep or not label or not model:
             raise SystemExit(f"--variant needs LABEL=MODEL, got {spec!r}")
         extra += [(label, model, 0.0), (f"{label} + --stabilize", model, weight)]
-    rows = []
+    stables = args.stable + ["-"] * (len(args.style) - len(args.stable))
+    out = []
     for n, (style, stable) in enumerate(zip(args.style, stables)):
         variants = [("per-frame", style, 0.0), ("--stabilize", style, weight)]
         if stable != "-":
             variants += [("temporal net", stable, 0.0), ("temporal net + --stabilize", stable,
                                                           weight)]
-        if n == 0:
-            variants += extra
+        out.append((style, variants + (extra if n == 0 else [])))
+    return out
+
+
+def measure_row(args, work: Path, clip: Path, style: str, label: str, model: str,
+                stab: float, base: dict | None) -> dict:
+    """One variant on one clip, by both flows, against the clip's per-frame ``base`` row."""
+    t0 = time.perf_counter()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(style).name} {label}").strip("-")
+    tag = f"{clip.stem}_{slug}"
+    r = flicker(model, clip, work / tag, args.frames, stab, "dis", args.style_loss_frames)
+    row = {"clip": clip.name, "style": Path(style).name, "variant": label, "model": model,
+           "stabilize": stab, "frames": r["frames"], "size": f"{r['width']}x{r['height']}",
+           "warping_error": r["warping_error"], "original": r["original_warping_error"],
+           "style_loss": r["style_loss"], "command": r["command"]}
+    if not args.no_cross_check:
+        f = flicker(model, clip, work / (tag + "_farneback"), args.frames, stab, "farneback", 0)
+        row["warping_error_farneback"] = f["warping_error"]
+        row["original_farneback"] = f["original_warping_error"]
+    base = base or row
+    row["warp_change"] = row["warping_error"] / base["warping_error"] - 1
+    if row["style_loss"] is not None and base["style_loss"]:
+        row["style_change"] = row["style_loss"] / base["style_loss"] - 1
+    if "warping_error_farneback" in row:
+        row["warp_change_farneback"] = (row["warping_error_farneback"]
+                                        / base["warping_error_farneback"] - 1)
+    row["meets_targets_dis"] = (base is not row and row["warp_change"] <= -WARP_TARGET
+                                and row.get("style_change", 1.0) <= STYLE_TARGET)
+    # met only if the flow the stabiliser does not use agrees
+    row["meets_targets"] = row["meets_targets_dis"] and \
+        row.get("warp_change_farneback", -1.0) <= -WARP_TARGET
+    row["seconds"] = round(time.perf_counter() - t0, 1)
+    return row
+
+
+def main() -> int:
+    args = parse_args()
+    from rtstyle.stabilize import DEFAULT_WEIGHT
+
+    weight = DEFAULT_WEIGHT if args.stabilize is None else args.stabilize
+    clips = sorted(args.videos.glob("*.mp4")) if args.videos.is_dir() else [args.videos]
+    work = args.out.parent / (args.out.name + "_runs")
+    rows = []
+    for style, variants in variants_of(args, weight):
         for clip in clips:
             base = None
             for label, model, stab in variants:
-                t0 = time.perf_counter()
-                slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(style).name} {label}").strip("-")
-                tag = f"{clip.stem}_{slug}"
-                r = flicker(model, clip, work / tag, args.frames, stab, "dis",
-                            args.style_loss_frames)
-                row = {"clip": clip.name, "style": Path(style).name, "variant": label,
-                       "model": model, "stabilize": stab, "frames": r["frames"],
-                       "size": f"{r['width']}x{r['height']}",
-                       "warping_error": r["warping_error"],
-                       "original": r["original_warping_error"], "style_loss": r["style_loss"],
-                       "command": r["command"]}
-                if not args.no_cross_check:
-                    f = flicker(model, clip, work / (tag + "_farneback"), args.frames, stab,
-                                "farneback", 0)
-                    row["warping_error_farneback"] = f["warping_error"]
-                    row["original_farneback"] = f["original_warping_error"]
-                if base is None:
-                    base = row
-                row["warp_change"] = row["warping_error"] / base["warping_error"] - 1
-                if row["style_loss"] is not None and base["style_loss"]:
-                    row["style_change"] = row["style_loss"] / base["style_loss"] - 1
-                if "warping_error_farneback" in row:
-                    row["warp_change_farneback"] = (row["warping_error_farneback"]
-                                                    / base["warping_error_farneback"] - 1)
-                row["meets_targets_dis"] = (base is not row
-                                            and row["warp_change"] <= -WARP_TARGET
-                                            and row.get("style_change", 1.0) <= STYLE_TARGET)
-                # met only if the flow the stabiliser does not use agrees
-                row["meets_targets"] = row["meets_targets_dis"] and \
-                    row.get("warp_change_farneback", -1.0) <= -WARP_TARGET
-                row["seconds"] = round(time.perf_counter() - t0, 1)
+                row = measure_row(args, work, clip, style, label, model, stab, base)
+                base = base or row
                 rows.append(row)
                 print(f"{clip.name:45s} {label:28s} E {row['warping_error']:.2f} "
                       f"({row['warp_change']:+.0%})  style {row['style_loss']} "
