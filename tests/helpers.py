@@ -232,3 +232,10 @@ def make_wct_root(base: Path, levels=(1, 2, 3), export=(1, 2)) -> Path:
         if level in export:
             wct_export.export_wct(wct / f"level{level}", sizes=((48, 64),))
     return base
+
+
+def texture(h: int, w: int, seed: int, sigma: float = 2.0) -> np.ndarray:
+    """Smooth random BGR texture (blurred noise, contrast restored): something flow can track."""
+    noise = np.random.default_rng(seed).integers(0, 256, (h, w, 3)).astype(np.float32)
+    a = cv2.GaussianBlur(noise, (0, 0), sigma)
+    return np.clip((a - a.mean()) / a.std() * 50 + 128, 0, 255).astype(np.uint8)
