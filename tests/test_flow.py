@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtstyle import flow
+from rtstyle import flicker, flow
 from rtstyle.errors import InputError
 from rtstyle.flow import FlowError
 from tests.helpers import texture
@@ -129,9 +129,6 @@ def test_consistency_mask_with_dis_flags_a_revealed_background():
     assert mask[y0 + 2:y0 + s - 2, x0 + d + 2:x0 + s].mean() > 0.9  # the square itself
     assert mask[:, x0 + s + d + 6:].mean() > 0.95  # background far from it
     # the error of the (unstylised) clip over kept pixels is small; over all pixels it is not
-    report = flow.measure([a, b])
-    everything = flow.difference_map(a, b, back).mean()
+    report = flicker.measure([a, b])
+    everything = flicker.difference_map(a, b, back).mean()
     assert report.mean < 1.5 and everything > 2 * report.mean, (report.mean, everything)
-
-
-# --- warping_error on known values -----------------------------------------------------------

@@ -150,10 +150,9 @@ def test_write_unsupported_extension_creates_nothing(tmp_path, name):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_write_into_missing_folder(tmp_path):
-    with pytest.raises(InputError, match="does not exist"):
-        images.write_image(tmp_path / "missing" / "x.png", np.zeros((4, 4, 3), np.uint8))
-    assert list(tmp_path.iterdir()) == []
+def test_write_into_missing_folder_creates_it(tmp_path):
+    images.write_image(tmp_path / "missing" / "x.png", np.zeros((4, 4, 3), np.uint8))
+    assert images.read_image(tmp_path / "missing" / "x.png").shape == (4, 4, 3)
 
 
 def test_write_onto_a_folder(tmp_path):

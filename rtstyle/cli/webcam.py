@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from .args import add_common, positive_float, positive_int
 from .engine_args import add_control_args, add_stabilize_arg
@@ -43,6 +44,22 @@ def register(sub) -> None:
                    help="where the R key records what is shown, as MP4 (default out/recordings)")
     p.add_argument("--keys", metavar="F:K,...", help=argparse.SUPPRESS)  # scripted keys (tests, demos)
     p.set_defaults(run=run)
+
+
+def _paintings_given_as_styles(args) -> None:
+    """Image files in ``--style`` join ``--style-image`` (the any-painting path), said in a line."""
+    from .. import images
+
+    if not args.style:
+        return
+    items = [s.strip() for s in args.style.split(",") if s.strip()]
+    paintings = [s for s in items if Path(s).is_file() and Path(s).suffix.lower()
+                 in images.READ_SUFFIXES]
+    for p in paintings:
+        print(f"rtstyle: {p} is a painting: stylising with the any-painting path (train a "
+              "net for it with 'rtstyle train')", file=sys.stderr)
+    args.style_image = [*(args.style_image or []), *paintings]
+    args.style = ",".join(s for s in items if s not in paintings) or None
 
 
 def _styles(spec):
@@ -108,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     size = sources.parse_size(args.size)
     from .engine_args import painting_styles
 
+    _paintings_given_as_styles(args)
     paintings = painting_styles(args, None)
     models = {**(_styles(args.style) if args.style or not paintings else {}), **paintings}
     blend = None

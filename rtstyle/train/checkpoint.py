@@ -30,7 +30,12 @@ class CheckpointError(RtstyleError):
 
 
 def save(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
+    """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``.
+
+    The folder must exist: a run folder that disappeared during training is an error, not
+    something to recreate in passing."""
+    if not Path(path).parent.is_dir():
+        raise CheckpointError(f"could not write the checkpoint {path}: its folder is gone")
     buf = io.BytesIO()
     torch.save({"format": FORMAT, "version": VERSION, **state}, buf)
     try:  # never write what load() would refuse (e.g. a numpy scalar in the state)

@@ -396,3 +396,15 @@ def test_wct_numbers_an_existing_output_and_writes_png_to_standard_output(capsys
     assert code == 0 and "wrote standard output" in err
     assert cv2.imdecode(np.frombuffer(stdout, np.uint8), cv2.IMREAD_COLOR).shape[2] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o-2.png", "o.png"]
+
+
+def test_webcam_takes_a_painting_in_style_and_writes_with_o(capsys, clip, pics, tmp_path,
+                                                           wct_root):
+    out = tmp_path / "new" / "live.mp4"
+    code, stdout, err = cli(["webcam", "--source", clip, "--loop", "--headless", "-o", out,
+                             "--frames", "3", "--style", pics["a"], "--wct-level", "1"], capsys)
+    assert code == 0, err
+    assert err.strip() == (f"rtstyle: {pics['a']} is a painting: stylising with the any-painting "
+                           "path (train a net for it with 'rtstyle train')")
+    assert "styles: a on WCT relu1_1" in stdout
+    assert len(decode(out)[0]) == 3
