@@ -1,0 +1,62 @@
+"""bench/train_speed.py and bench/train_curve.py, run for real on tiny nets and photos."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("torch")
+
+from tests.helpers import ASSETS, STYLE, TINY  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(script: str, *args) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_train_speed_compares_real_runs_from_one_seed(photos, tmp_path):
+    out = tmp_path / "speed"
+    run("train_speed.py", "--data", photos, "--style", STYLE, "--nets", "tiny:8",
+        "--recipes", "before,bf16-loss", "--image-size", "32", "--batch-size", "2",
+        "--skip", "2", "--out", out)
+    report = json.loads(out.with_suffix(".json").read_text())
+    before, other = report["results"]
+    assert before["recipe"] == "float32 (before)" and before["speedup"] == 1.0
+    assert other["flags"] == "--amp bf16-loss" and other["steps"] == 8
+    assert other["seconds_per_step"] > 0 and abs(other["loss_change"]) < 0.5
+    assert "| tiny | bf16 in the loss network only | 8 |" in out.with_suffix(".md").read_text()
+
+
+def test_train_curve_scores_every_checkpoint_against_one_gatys_curve(photos, tmp_path):
+    from rtstyle.cli import main
+
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    run_dir = tmp_path / "run"
+    first = ["train", "--style", STYLE, "--data", photos, "--out", run_dir, "--steps", 2, *TINY]
+    assert main([str(a) for a in first]) == 0
+    shutil.copy(run_dir / "checkpoint.pt", snaps / "step2.pt")
+    assert main(["train", "--out", str(run_dir), "--resume", "--steps", "4", "--quiet"]) == 0
+    shutil.copy(run_dir / "checkpoint.pt", snaps / "step4.pt")
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), cv2.resize(cv2.imread(str(ASSETS / "tubingen.jpg")), (40, 30)))
+    cache, out = tmp_path / "gatys.json", tmp_path / "curve"
+    run("train_curve.py", "--checkpoints", snaps, "--images", photo, "--size", 40,
+        "--iterations", 5, "--gatys-cache", cache, "--out", out)
+    rows = json.loads(out.with_suffix(".json").read_text())["results"]
+    assert [r["step"] for r in rows] == [2, 4]
+    assert all(len(r["equivalent_iterations"]) == 1 for r in rows)
+    assert len(json.loads(cache.read_text())) == 1  # one photo: one cached curve
+    assert out.with_suffix(".png").is_file() and (tmp_path / "curve_grid.jpg").is_file()
+    again = run("train_curve.py", "--checkpoints", snaps, "--images", photo, "--size", 40,
+                "--iterations", 5, "--gatys-cache", cache, "--out", out)
+    assert "Gatys" not in again.stdout  # the cached curve is reused
