@@ -334,19 +334,24 @@ def test_output_extensions(clips, out, name):
     assert list(out.iterdir()) == []
 
 
+def failing_at(n: int, error: Exception):
+    """An identity ``process`` that raises ``error`` on its ``n``-th frame (``.seen`` counts)."""
+    def process(frame):
+        process.seen.append(1)
+        if len(process.seen) == n:
+            raise error
+        return frame
+
+    process.seen = []
+    return process
+
+
 def test_a_missing_output_folder_is_created_and_removed_again_if_the_run_fails(clips, out):
     result = stylize_video(clips["basic"], out / "new" / "o.mp4", identity)
     assert result.output.is_file()
-    seen = []
-
-    def fail_on_the_third(frame):
-        seen.append(1)
-        if len(seen) == 3:
-            raise RuntimeError("the net failed")
-        return frame
-
     with pytest.raises(Exception, match="the net failed"):
-        stylize_video(clips["basic"], out / "other" / "deeper" / "o.mp4", fail_on_the_third)
+        stylize_video(clips["basic"], out / "other" / "deeper" / "o.mp4",
+                      failing_at(3, RuntimeError("the net failed")))
     assert sorted(p.name for p in out.iterdir()) == ["new"]
 
 
@@ -431,17 +436,10 @@ def test_an_exception_in_process_propagates_and_leaves_nothing(clips, out):
     class Boom(Exception):
         pass
 
-    seen = []
-
-    def process(frame):
-        seen.append(1)
-        if len(seen) == 5:
-            raise Boom("frame 5")
-        return frame
-
+    process = failing_at(5, Boom("frame 5"))
     with pytest.raises(Boom, match="frame 5"):
         stylize_video(clips["long"], out / "o.mp4", process)
-    assert len(seen) == 5
+    assert len(process.seen) == 5
     assert list(out.iterdir()) == []
     assert pipeline_threads() == []
 
