@@ -38,6 +38,8 @@ def parse_args(argv=None):
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--iterations", type=int, default=200, help="Gatys iterations (the ceiling)")
     p.add_argument("--every", type=int, default=1, help="use every k-th checkpoint")
+    p.add_argument("--grid-columns", type=int, default=6,
+                   help="checkpoints shown in the grid (evenly spaced, the last one included)")
     p.add_argument("--label", default="", help="title of the plot (default: the run's style)")
     p.add_argument("--gatys-cache", type=Path,
                    help="JSON file keeping the Gatys curves (reused when the photo, size, "
@@ -108,7 +110,7 @@ def score(model: Path, photos: list, curves: list[list[float]]) -> tuple[list, l
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from rtstyle import grid, images, metadata
+    from rtstyle import images, metadata
     from rtstyle.train import trainer
 
     photos = [(p.stem, images.read_image(p, max_side=args.size)) for p in args.images]
@@ -134,9 +136,8 @@ def main(argv=None) -> int:
                          "mean": None if math.isinf(mean) else round(mean, 1)})
             print(f"step {step:6d}  {hours:5.2f} h  mean {mean:6.1f}  "
                   + "  ".join(f"{e:.1f}" for e in eq), flush=True)
-            grid_rows.append([images.resize_to(o, (160, round(160 * o.shape[1] / o.shape[0])))
-                              for o in outs])
-            titles.append([f"step {step}"] * len(outs))
+            grid_rows.append(outs)
+            titles.append(f"step {step}")
     reached = {bar: next((r["step"] for r in rows if r["mean"] is None or r["mean"] >= bar), None)
                for bar in BARS}
     write_report(output(args.out, ".json"), "train_curve", rows,
@@ -144,11 +145,21 @@ def main(argv=None) -> int:
                  gatys_iterations=args.iterations, reached=reached)
     output(args.out, ".md").write_text(table(rows, photos, reached, args))
     plot(output(args.out, ".png"), rows, args.label or found[0][1].parent.name)
-    sheet = grid.image_grid([[images.resize_to(c, (160, round(160 * c.shape[1] / c.shape[0])))
-                              for _, c in photos], *grid_rows],
-                            cell=160, titles=[[n for n, _ in photos], *titles])
-    images.write_image(args.out.with_name(args.out.name + "_grid.jpg"), sheet)
+    images.write_image(args.out.with_name(args.out.name + "_grid.jpg"),
+                       preview_grid(photos, grid_rows, titles, args.grid_columns))
     return 0
+
+
+def preview_grid(photos, outputs, titles, columns: int):
+    """One row per photo: the photo, then the outputs of ``columns`` evenly spaced checkpoints."""
+    import numpy as np
+
+    from rtstyle import grid
+
+    picks = sorted({int(round(i)) for i in np.linspace(0, len(outputs) - 1, columns)})
+    rows = [[content, *(outputs[k][i] for k in picks)] for i, (_, content) in enumerate(photos)]
+    names = [[name, *(titles[k] for k in picks)] for name, _ in photos]
+    return grid.image_grid(rows, cell=200, titles=names)
 
 
 def table(rows, photos, reached, args) -> str:
