@@ -25,7 +25,6 @@ from onnx import TensorProto, helper
 
 from rtstyle import metadata, onnx_model
 from rtstyle.live import LiveState, compose, draw_overlay, handle_key
-from rtstyle.sources import LatestFrame, Source, SourceError, parse_size
 from rtstyle.stylizer import Stylizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,31 +299,6 @@ def test_compose_and_overlay():
     assert o.shape == b.shape and (o[:20, :40] < 200).any() and np.array_equal(o[30:], b[30:])
 
 
-def test_latest_frame_drops_old_frames_when_the_consumer_is_slow(media):
-    frames = LatestFrame(Source(str(media["clip"])))
-    got = []
-    try:
-        for _ in range(5):
-            f = frames.get(timeout=2)
-            if f is not None:
-                got.append(f.index)
-            time.sleep(0.15)  # slower than the clip's 30 fps
-    finally:
-        frames.close()
-    assert got == sorted(got) and len(set(got)) == len(got)
-    assert frames.dropped >= 5  # about 4 frames arrive per 0.15 s, only the newest is taken
-    assert got[-1] - got[0] >= 8
-
-
-def test_parse_size_and_unknown_sources():
-    assert parse_size("1280x720") == (1280, 720)
-    assert parse_size(None) is None
-    with pytest.raises(Exception, match="1280x720"):
-        parse_size("wide")
-    with pytest.raises(SourceError, match="not a camera index"):
-        Source("no/such/file.mp4")
-
-
 def test_a_stream_that_stops_is_reported_and_reconnect_retries(media, tmp_path):
     """A stream source (here a file:// URL, read as fast as it comes) that ends behaves like a
     camera that disconnected: exit 1 with a message, or with --reconnect a retry until Ctrl-C."""
@@ -351,9 +325,3 @@ def test_a_stream_that_stops_is_reported_and_reconnect_retries(media, tmp_path):
         assert sum(1 for _ in c.decode(video=0)) >= 1
 
 
-def test_an_audio_only_source_says_it_has_no_picture(media, tmp_path):
-    from tests.helpers import make_audio_only
-
-    sound = make_audio_only(tmp_path / "talk.m4a")
-    with pytest.raises(SourceError, match="has sound but no picture"):
-        Source(str(sound))
