@@ -1,5 +1,5 @@
 #!/bin/bash
-# An anti-aliased lite net for The Starry Night (issue 9): the recipe of the shipped
+# An anti-aliased lite net for The Starry Night: the recipe of the shipped
 # starry_night_lite (export/zoo.toml, 300 CPU steps) with --net lite-aa, then its ONNX file.
 cd "$(dirname "$0")/.."
 .venv/bin/rtstyle train --out runs/aa/starry_lite_aa --steps 300 --device cpu \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The anti-aliased lite net (bench/train_aa_cpu.sh) fine-tuned with the temporal term, with the
 # settings of the first, 150-step stage of starry_night_lite_stable (bench/train_stable_cpu.sh),
-# then its ONNX file (issue 9).
+# then its ONNX file.
 cd "$(dirname "$0")/.."
 .venv/bin/rtstyle train --style ../shared/data/styles/starry_night_van_gogh.jpg \
   --style-name starry_night_van_gogh --style-credit "The Starry Night, Vincent van Gogh (1889)" \

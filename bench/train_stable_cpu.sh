@@ -1,6 +1,6 @@
 #!/bin/bash
 # models/starry_night_lite_stable: the shipped starry_night_lite fine-tuned with the temporal
-# term (issue 9), in two stages on this project's 2-core CPU: 150 steps (seed 0), then 450 more
+# term, in two stages on this project's 2-core CPU: 150 steps (seed 0), then 450 more
 # from that net (seed 1). Same recipe as the net itself (lite, 256 px crops, batch 4, style
 # weight 10), lr 1e-4, temporal weight 200.
 # With --control first (bench/train_control_cpu.sh): the same 600 steps WITHOUT the temporal

@@ -62,6 +62,12 @@ def float_list(text: str) -> tuple[float, ...]:
     return tuple(nonneg_float(p) for p in name_list(text))
 
 
+def add_json_flag(p: argparse.ArgumentParser, what: str = "one JSON record per output, a line "
+                  "each, instead of the human-readable lines") -> None:
+    """``--json``: machine-readable output on standard output (messages stay on stderr)."""
+    p.add_argument("--json", action="store_true", help=what)
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     """Flags every subcommand accepts (also after the subcommand name)."""
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,

@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .args import add_common, name_list, nonneg_float, nonneg_int, positive_float, positive_int
+from .args import (add_common, add_json_flag, name_list, nonneg_float, nonneg_int, positive_float,
+                   positive_int)
 
 #: (warmup, min repeats, max seconds per case, e2e video frames, live frames)
 QUICK = (1, 3, 1.5, 120, 60)
@@ -78,8 +79,7 @@ def register(sub) -> None:
     o.add_argument("--readme", nargs="?", const="docs/performance.md", metavar="PAGE.md",
                    help="rewrite the results section of this page (default docs/performance.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON record per result instead of the Markdown tables")
+    add_json_flag(p, "one JSON record per result instead of the Markdown tables")
     p.set_defaults(run=run)
 
 

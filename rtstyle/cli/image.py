@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_common
+from .args import add_common, add_json_flag
 from .engine_args import add_engine_args, choose_style, make_stylizer, style_label
 
 
@@ -23,9 +23,8 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("png", "jpg", "same"), default="same",
                    help="output format (default: the input's, PNG for other kinds)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON record per input (input, output, style, size or error) "
-                   "instead of the summary")
+    add_json_flag(p, "one JSON record per input (input, output, style, size or error) instead "
+                  "of the summary")
     add_engine_args(p)
     p.set_defaults(run=run)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_common
+from .args import add_common, add_json_flag
 
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="versions, working backends, installed styles and decoders",
                        description=__doc__)
     add_common(p)
-    p.add_argument("--json", action="store_true", help="one JSON record")
+    add_json_flag(p, "one JSON record")
     p.set_defaults(run=run)
 
 

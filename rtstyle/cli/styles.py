@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_common
+from .args import add_common, add_json_flag
 
 
 def register(sub) -> None:
     p = sub.add_parser("styles", help="list installed styles with credit and licence",
                        description=__doc__)
     add_common(p)
-    p.add_argument("--json", action="store_true", help="one JSON record per style, a line each")
+    add_json_flag(p, "one JSON record per style, a line each")
     p.set_defaults(run=run)
 
 

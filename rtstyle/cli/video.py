@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_common, nonneg_float, positive_float, positive_int
+from .args import add_common, add_json_flag, nonneg_float, positive_float, positive_int
 from .engine_args import (add_engine_args, add_stabilize_arg, choose_style, make_stylizer,
                     style_label)
 
@@ -45,8 +45,7 @@ def register(sub) -> None:
     g.add_argument("--batch", type=positive_int, metavar="N",
                    help="frames per inference batch (default: 4 on a GPU backend, 1 on the CPU)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON record per video instead of the summary lines")
+    add_json_flag(p, "one JSON record per video instead of the summary lines")
     p.set_defaults(run=run)
 
 
