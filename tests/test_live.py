@@ -106,7 +106,14 @@ def display():
     if not number.strip().isdigit():
         proc.kill()
         raise AssertionError(f"Xvfb did not start: {proc.communicate()[1][-500:]!r}")
-    yield f":{int(number)}"
+    name = f":{int(number)}"
+    for _ in range(20):  # a client must really get through before the tests start
+        try:
+            grab(name)
+            break
+        except subprocess.SubprocessError:
+            time.sleep(0.5)
+    yield name
     proc.terminate()
     proc.wait(timeout=10)
 
