@@ -8,7 +8,8 @@ full/lite/WCT x 256x256 and 640x360, plus the lite net at batch 8) in a few minu
 
 Writes OUT/<device>_<date>.jsonl (one record a line), .md (the tables) and .png (a chart);
 OUT defaults to bench/results. --compare OLD.jsonl flags cases more than 15% slower (exit 1);
---readme rewrites README.md's performance section from the results.
+--readme [PAGE.md] rewrites the measured section of a docs page (docs/performance.md by
+default) from the results.
 """
 
 from __future__ import annotations

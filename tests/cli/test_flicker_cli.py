@@ -15,8 +15,11 @@ from pathlib import Path
 import cv2
 import pytest
 
+from rtstyle import flicker as flicker_lib
 from rtstyle.cli import main
-from tests.helpers import BLOCK_TORCH, assert_one_line_error, cli, make_audio_only, make_clip
+from rtstyle.stabilize import DEFAULT_WEIGHT
+from rtstyle.stylizer import Stylizer
+from tests.helpers import BLOCK_TORCH, ROOT, assert_one_line_error, cli, make_audio_only, make_clip
 
 SUMMARY = re.compile(r"^warping error (\d+\.\d\d) \(original (\d+\.\d\d)\) over (\d+) frame "
                      r"pairs, (\d+)% pixels non-occluded(?:; style loss [^;]+)?; wrote "
@@ -155,3 +158,143 @@ def test_runs_without_torch(model, clips, tmp_path):
     assert done.returncode == 0, done.stderr
     assert SUMMARY.match(done.stdout.strip()), done.stdout
     assert (out / "flicker.json").is_file() and (out / "heatmaps.png").is_file()
+
+
+# --- --stabilize [W] and the style loss (--style-loss-frames N, --device) --------------------
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("stabilize_clips") / "clip.mp4", frames=8,
+                     size=(64, 48))
+
+
+def flicker_argv(model, video_, out, *extra):
+    return ["flicker", "--model", model, "--video", video_, "--backend", "ort-cpu",
+            "--frames", "4", "--out", out, *extra]
+
+
+def read_report(out: Path) -> dict:
+    return json.loads((out / "flicker.json").read_text())
+
+
+def test_flicker_records_stabilize_and_it_lowers_the_warping_error(capsys, models, clip,
+                                                                   tmp_path):
+    reports = {}
+    for name, extra in (("plain", []), ("steady", ["--stabilize"])):
+        out = tmp_path / name
+        code, stdout, err = cli(flicker_argv(models["starry"], clip, out,
+                                             "--style-loss-frames", "0", *extra), capsys)
+        assert code == 0, err
+        assert len(stdout.strip().splitlines()) == 1, stdout
+        reports[name] = read_report(out)
+    plain, steady = reports["plain"], reports["steady"]
+    assert plain["stabilize"] == 0.0 and "--stabilize" not in plain["command"]
+    assert steady["stabilize"] == DEFAULT_WEIGHT
+    assert f"--stabilize {DEFAULT_WEIGHT:g}" in steady["command"]
+    assert steady["style"].endswith("_stabilized") and not plain["style"].endswith("_stabilized")
+    assert steady["original_warping_error"] == plain["original_warping_error"]
+    assert steady["warping_error"] < plain["warping_error"]
+    assert (tmp_path / "steady" / "heatmaps.png").is_file()
+
+
+def test_flicker_with_a_stabilize_value(capsys, models, clip, tmp_path):
+    out = tmp_path / "r"
+    code, _, err = cli(flicker_argv(models["starry"], clip, out, "--stabilize", "0.5",
+                                    "--style-loss-frames", "0"), capsys)
+    assert code == 0, err
+    data = read_report(out)
+    assert data["stabilize"] == 0.5 and "--stabilize 0.5" in data["command"]
+
+
+def test_flicker_refuses_a_stabilize_of_1(capsys, models, clip, tmp_path):
+    out = tmp_path / "r"
+    code, _, err = cli(flicker_argv(models["starry"], clip, out, "--stabilize", "1"), capsys)
+    assert code == 1
+    assert_one_line_error(err, "stabilize must be in [0, 1)")
+    assert not out.exists()
+
+
+def test_flicker_style_loss_of_a_model_folder(capsys, models, clip, tmp_path):
+    """The number is the model's training style loss of the picked stylised frames."""
+    from rtstyle.train.evaluate import style_loss_of_frames
+
+    out = tmp_path / "r"
+    code, stdout, err = cli(flicker_argv(models["starry"], clip, out, "--style-loss-frames", "2",
+                                         "--device", "cpu"), capsys)
+    assert code == 0, err
+    assert "; style loss " in stdout and len(stdout.strip().splitlines()) == 1
+    data = read_report(out)
+    assert isinstance(data["style_loss"], float) and data["style_loss"] > 0
+    assert data["style_loss_frames"] == 2 and "style_loss_note" not in data
+    assert "--style-loss-frames 2" in data["command"]
+    # the same frames (the first and the last of 4), scored directly
+    frames = flicker_lib.read_frames(clip, 4, 0.0, 640)
+    styled = Stylizer({"main": models["starry"]}, backend="ort-cpu", warm_up=None).many(frames)
+    expected = style_loss_of_frames(models["starry"], [styled[0], styled[3]], device="cpu")
+    assert data["style_loss"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_style_loss_of_the_style_image_itself_is_zero(models, clip):
+    """style_loss_of_frames scores against the model's own style image and loss."""
+    from rtstyle.errors import ConfigError
+    from rtstyle.train.evaluate import style_loss_of_frames
+    from rtstyle.train.model_folder import style_image
+
+    style = style_image(models["starry"])
+    photo = flicker_lib.read_frames(clip, 1, 0.0, 640)[0]
+    assert style_loss_of_frames(models["starry"], [style], device="cpu") < 1e-3
+    assert style_loss_of_frames(models["starry"], [photo], device="cpu") > 1.0
+    both = style_loss_of_frames(models["starry"], [style, photo], device="cpu")
+    assert both == pytest.approx(style_loss_of_frames(models["starry"], [photo],
+                                                      device="cpu") / 2, rel=1e-4)
+    with pytest.raises(ConfigError, match="no frames"):
+        style_loss_of_frames(models["starry"], [], device="cpu")
+
+
+def test_flicker_style_loss_frames_0_skips_it(capsys, models, clip, tmp_path):
+    out = tmp_path / "r"
+    code, _, err = cli(flicker_argv(models["starry"], clip, out, "--style-loss-frames", "0"),
+                       capsys)
+    assert code == 0, err
+    data = read_report(out)
+    assert data["style_loss"] is None
+    assert "style_loss_note" not in data and "style_loss_frames" not in data
+
+
+def test_flicker_style_loss_of_a_bare_onnx_file_says_why_not(capsys, models, clip, tmp_path):
+    out = tmp_path / "r"
+    code, stdout, err = cli(flicker_argv(models["starry"] / "model.onnx", clip, out,
+                                         "--style-loss-frames", "2"), capsys)
+    assert code == 0, err
+    data = read_report(out)
+    assert data["style_loss"] is None
+    assert "not a model folder" in data["style_loss_note"]
+    assert "style loss not measured" in stdout
+
+
+def test_flicker_style_loss_on_a_device_that_is_not_there(capsys, models, clip, tmp_path):
+    out = tmp_path / "r"
+    code, _, err = cli(flicker_argv(models["starry"], clip, out, "--style-loss-frames", "2",
+                                    "--device", "tpu"), capsys)
+    assert code == 1
+    assert_one_line_error(err, "unknown device 'tpu'")
+    assert not out.exists()
+
+
+def test_flicker_style_loss_without_torch_writes_a_note(models, clip, tmp_path):
+    out = tmp_path / "r"
+    script = BLOCK_TORCH + textwrap.dedent(f"""
+        from rtstyle.cli import main
+        code = main(["flicker", "--model", {str(models["starry"])!r}, "--video", {str(clip)!r},
+                     "--backend", "ort-cpu", "--frames", "3", "--style-loss-frames", "2",
+                     "--out", {str(out)!r}])
+        assert "torch" not in sys.modules, "flicker imported torch"
+        sys.exit(code)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = read_report(out)
+    assert data["style_loss"] is None and "train extra" in data["style_loss_note"]
+    assert "style loss not measured" in done.stdout

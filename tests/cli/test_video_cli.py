@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.helpers import ROOT, assert_one_line_error, cli, make_audio_only, make_clip
+from tests.helpers import ROOT, assert_one_line_error, cli, decode, make_audio_only, make_clip
 
 av = pytest.importorskip("av")
 
@@ -315,3 +316,84 @@ def test_no_overwrite_without_the_flag_and_the_old_positional_out(capsys, models
                            "release; use -o/--output")
     code, _, _ = cli(video(clips["clip"], dst, models["bright"], "--overwrite"), capsys)
     assert code == 0 and dst.read_bytes() != before
+
+
+# --- --stabilize [W] ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("stabilize_clips") / "clip.mp4", frames=8,
+                     size=(64, 48))
+
+
+def video_ort(inp, outp, style, *extra):
+    return ["video", inp, "-o", outp, "--style", style, "--backend", "ort-cpu", "-q", *extra]
+
+
+@pytest.mark.usefixtures("only_named_styles")
+def test_video_with_stabilize(capsys, models, clip, tmp_path):
+    steady, plain = tmp_path / "steady.mp4", tmp_path / "plain.mp4"
+    code, out, err = cli(video_ort(clip, steady, models["starry"], "--stabilize"), capsys)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert out.strip().startswith(f"wrote {steady}: 8 frames 64x48")
+    code, _, err = cli(video_ort(clip, plain, models["starry"]), capsys)
+    assert code == 0, err
+    a, _ = decode(steady)
+    b, _ = decode(plain)
+    assert len(a) == len(b) == 8 and a[0].shape == (48, 64, 3)
+    assert any(np.abs(x.astype(int) - y).mean() > 0.5 for x, y in zip(a[1:], b[1:]))
+
+
+@pytest.mark.usefixtures("only_named_styles")
+def test_video_with_a_stabilize_value_and_a_batch(capsys, models, clip, tmp_path):
+    dst = tmp_path / "steady.mp4"
+    code, _, err = cli(video_ort(clip, dst, models["starry"], "--stabilize", "0.5", "--batch", "3"),
+                       capsys)
+    assert code == 0, err
+    assert len(decode(dst)[0]) == 8
+
+
+@pytest.mark.usefixtures("only_named_styles")
+def test_video_folder_with_stabilize_starts_each_video_afresh(capsys, models, clip, tmp_path):
+    """Two copies of one clip: nothing of the first may carry over into the second."""
+    src, dst = tmp_path / "videos", tmp_path / "styled"
+    src.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (src / name).write_bytes(clip.read_bytes())
+    # lossless (--crf 0): the lossy encoder is not bit-reproducible from run to run
+    code, _, err = cli(video_ort(src, dst, models["starry"], "--stabilize", "--no-audio",
+                                 "--crf", "0", "--preset", "ultrafast"), capsys)
+    assert code == 0, err
+    a, _ = decode(dst / "a_starry.mp4")  # outputs are named after the style
+    b, _ = decode(dst / "b_starry.mp4")
+    assert len(a) == len(b) == 8
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.usefixtures("only_named_styles")
+@pytest.mark.parametrize("value", ["1.5", "1", "-0.2", "nan"])
+def test_video_refuses_a_stabilize_outside_0_1(capsys, models, clip, tmp_path, value):
+    dst = tmp_path / "out.mp4"
+    code, out, err = cli(video_ort(clip, dst, models["starry"], "--stabilize", value), capsys)
+    assert code == 1
+    assert_one_line_error(err, "stabilize must be in [0, 1)")
+    assert not dst.exists() and not list(tmp_path.glob("*.mp4*"))
+
+
+@pytest.mark.usefixtures("only_named_styles")
+def test_video_refuses_a_stabilize_that_is_not_a_number(capsys, models, clip, tmp_path):
+    dst = tmp_path / "out.mp4"
+    code, _, err = cli(video_ort(clip, dst, models["starry"], "--stabilize", "strong"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "--stabilize", "'strong'")
+    assert not dst.exists()
+
+
+@pytest.mark.usefixtures("only_named_styles")
+def test_help_of_video_webcam_and_flicker_lists_stabilize(capsys):
+    for command in ("video", "webcam", "flicker"):
+        code, out, _ = cli([command, "--help"], capsys)
+        assert code == 0 and "--stabilize" in out, command
