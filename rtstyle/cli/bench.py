@@ -145,7 +145,7 @@ def _show(records, as_json: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import video
-    from ..bench import compare, matrix, output, readme
+    from ..bench import compare, matrix, output, docs_page
     from ..errors import InputError
 
     # every input is checked before anything runs
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         print("wrote " + ", ".join(str(p) for p in paths.values()),
               file=sys.stderr if args.json else sys.stdout)
     if args.readme:
-        changed = readme.update(args.readme, records, results_path)
+        changed = docs_page.update(args.readme, records, results_path)
         print(f"{'updated' if changed else 'unchanged:'} {args.readme} (performance section "
               f"from {results_path})")
     if old is not None:

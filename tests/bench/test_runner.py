@@ -105,7 +105,7 @@ def test_the_benchmark_runs_without_torch(tiny_net, tmp_path):
         os.environ["RTSTYLE_MODELS"] = {str(tmp_path / "none")!r}
         import rtstyle.bench.backends, rtstyle.bench.compare, rtstyle.bench.e2e
         import rtstyle.bench.floors, rtstyle.bench.matrix, rtstyle.bench.nets
-        import rtstyle.bench.output, rtstyle.bench.readme, rtstyle.bench.runner
+        import rtstyle.bench.output, rtstyle.bench.docs_page, rtstyle.bench.runner
         import rtstyle.bench.targets, rtstyle.bench.timing, rtstyle.cli.bench
         assert "torch" not in sys.modules
         from rtstyle.cli import main

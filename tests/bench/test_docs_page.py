@@ -1,11 +1,11 @@
-"""The README's performance section: regenerated between the markers from a results file,
+"""A docs page's performance section: regenerated between the markers from a results file,
 idempotent, and everything outside the markers untouched."""
 
 from __future__ import annotations
 
 import pytest
 
-from rtstyle.bench import output, readme, targets
+from rtstyle.bench import docs_page, output, targets
 from rtstyle.errors import InputError
 from tests.bench.fake import records
 from tests.helpers import ROOT
@@ -34,42 +34,42 @@ def results(tmp_path):
 
 def test_regenerating_is_idempotent_and_touches_only_the_section(tmp_path, results):
     path = tmp_path / "README.md"
-    path.write_text(README.format(start=readme.START, end=readme.END))
+    path.write_text(README.format(start=docs_page.START, end=docs_page.END))
     recs = output.read(results)
-    assert readme.update(path, recs, results) is True
+    assert docs_page.update(path, recs, results) is True
     first = path.read_text()
     assert "old numbers" not in first
-    assert first.startswith("# project\n\nIntro.\n\n## Performance\n\n" + readme.START + "\n")
-    assert first.endswith(readme.END + "\n\n## After\nText after.\n")
+    assert first.startswith("# project\n\nIntro.\n\n## Performance\n\n" + docs_page.START + "\n")
+    assert first.endswith(docs_page.END + "\n\n## After\nText after.\n")
     assert "Measured on **Test CPU, 2 cores**" in first and "2026-11-22" in first
     assert "`rtstyle bench --quick`" in first  # the command
     assert "bench/results/test-cpu-2-cores_2026-11-22.jsonl" in first  # relative to the README
     assert "| net | size | batch | ort-cpu-fp32 | torch-eager-fp32 |" in first
     assert "| lite | 640x360 | 1 | 16.7 (40%) | 10 (40%) |" in first
     assert "| target | measured | status |" in first
-    assert readme.update(path, recs, results) is False
+    assert docs_page.update(path, recs, results) is False
     assert path.read_text() == first
 
 
 @pytest.mark.parametrize("text, needle", [
     ("# no markers\n", "no performance section markers"),
-    (f"{readme.END}\n{readme.START}\n", "no performance section markers"),
-    (f"{readme.START}\n{readme.END}\n{readme.START}\n{readme.END}\n", "more than once"),
+    (f"{docs_page.END}\n{docs_page.START}\n", "no performance section markers"),
+    (f"{docs_page.START}\n{docs_page.END}\n{docs_page.START}\n{docs_page.END}\n", "more than once"),
 ])
 def test_bad_markers(tmp_path, results, text, needle):
     path = tmp_path / "README.md"
     path.write_text(text)
     with pytest.raises(InputError, match=needle):
-        readme.update(path, output.read(results), results)
+        docs_page.update(path, output.read(results), results)
     assert path.read_text() == text
 
 
 def test_missing_readme(tmp_path, results):
     with pytest.raises(InputError, match="README not found"):
-        readme.update(tmp_path / "nope.md", output.read(results), results)
+        docs_page.update(tmp_path / "nope.md", output.read(results), results)
 
 
 def test_the_performance_page_has_the_markers_once():
     text = (ROOT / "docs" / "performance.md").read_text()
-    assert text.count(readme.START) == 1 and text.count(readme.END) == 1
-    assert text.index(readme.START) < text.index(readme.END)
+    assert text.count(docs_page.START) == 1 and text.count(docs_page.END) == 1
+    assert text.index(docs_page.START) < text.index(docs_page.END)

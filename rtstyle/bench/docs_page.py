@@ -1,4 +1,5 @@
-"""The README's performance section, regenerated from a results file between two markers.
+"""A docs page's measured section (docs/performance.md by default), regenerated from a
+results file between two markers.
 
 Everything between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` is replaced; the text
 depends only on the results file, so running it twice changes nothing the second time.
