@@ -39,6 +39,9 @@ def parse_args(argv=None):
                    help="folder of the original paintings (default: each model's style.jpg)")
     p.add_argument("--size", type=int, default=512, help="longer side of every output")
     p.add_argument("--repeats", type=int, default=3, help="timed runs of ours per image")
+    p.add_argument("--measure-with", metavar="MODEL",
+                   help="score every output under this model's loss and style image instead of "
+                        "each model's own (to compare nets trained with different losses)")
     p.add_argument("--out", required=True, type=Path, help="stem of the result files")
     return p.parse_args(argv)
 
@@ -72,15 +75,16 @@ def run_ours(stylizer, content, repeats: int):
 
 
 def compare_one(model: Path, args, folder: Path) -> tuple[list[dict], list[list]]:
-    from rtstyle import config, images, metadata
+    from rtstyle import config, images, metadata, styles
     from rtstyle.stylizer import Stylizer
     from rtstyle.train import model_folder
     from rtstyle.train.evaluate import score_image
     from rtstyle.train.trainer import TrainConfig
 
     meta = metadata.read(model)
-    loss = config.from_dict(TrainConfig, meta["recipe"]["config"]).loss
-    style = model_folder.style_image(model)
+    judge = Path(styles.find(args.measure_with)) if args.measure_with else model
+    loss = config.from_dict(TrainConfig, metadata.read(judge)["recipe"]["config"]).loss
+    style = model_folder.style_image(judge)
     painting = painting_for(model, meta, args.styles_dir)
     stylizer = Stylizer({model.name: model}, backend="ort-cpu", warm_up=None)
     rows, sheet = [], []
@@ -117,13 +121,14 @@ def main(argv=None) -> int:
             images.write_image(args.out.with_name(f"{args.out.name}_{model.name}.jpg"),
                                grid.image_grid(sheet, cell=256, titles=titles))
     write_report(output(args.out, ".json"), "peer_compare", results, size=args.size,
-                 peer=str(args.peer))
-    output(args.out, ".md").write_text(table(results, args.size))
+                 peer=str(args.peer), measured_with=args.measure_with)
+    output(args.out, ".md").write_text(table(results, args.size, args.measure_with))
     return 0
 
 
-def table(results: list[dict], size: int) -> str:
-    lines = [f"Distances under each rtstyle model's own loss at {size} px (lower = closer); "
+def table(results: list[dict], size: int, measured_with: str | None = None) -> str:
+    judge = f"the loss of {measured_with}" if measured_with else "each rtstyle model's own loss"
+    lines = [f"Distances under {judge} at {size} px (lower = closer); "
              "seconds per image on this CPU", "",
              "| style | photo | style: ours | style: peer | content: ours | content: peer | "
              "s: ours | s: peer |", "|---|---|---|---|---|---|---|---|"]

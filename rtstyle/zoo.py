@@ -32,7 +32,7 @@ NETS = ("full", "lite", "tiny")
 #: The quality bar of the zoo issue: a full net's loss no worse than Gatys after 100 L-BFGS
 #: iterations, a lite net's no worse than after 50 (same loss, same images, 512 px).
 BAR_ITERATIONS = {"full": 100, "lite": 50, "tiny": 50}
-#: The paper's schedule (Johnson et al. 2016): below it a net is labelled a stand-in.
+#: The paper's schedule (Johnson et al. 2016): a label says how far below it a net stopped.
 PAPER_STEPS = 40000
 #: Files copied from a run's model folder into the installed folder (when they exist). Not the
 #: training preview: it shows training photos, which stay out of the repository.
@@ -306,11 +306,16 @@ def _shown(command: Sequence[str]) -> list[str]:
     return [c if c and " " not in c else json.dumps(c) for c in cmd]
 
 
-def label(steps: int, device: str) -> str:
-    """How the net was made, for ``rtstyle styles`` and the README."""
+def label(training: dict[str, Any]) -> str:
+    """How the net was made, for ``rtstyle styles`` and the README: every step and hour behind
+    it (a fine-tuned net counts its starting point's too) and the device."""
+    steps = int(training.get("total_steps", training.get("steps", 0)))
+    seconds = float(training.get("total_seconds", training.get("seconds", 0.0)))
+    took = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+    said = f"trained: {steps:,} steps ({took}) on {training.get('device', '?')}"
     if steps >= PAPER_STEPS:
-        return f"trained: {steps} steps on {device}"
-    return f"stand-in: {steps} steps on {device}; the paper's schedule is {PAPER_STEPS} steps"
+        return said
+    return f"{said}; the paper's schedule is {PAPER_STEPS:,} steps"
 
 
 def _add_to_metadata(model: Path, extra: dict[str, Any]) -> None:
@@ -355,8 +360,7 @@ def build(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions,
         run(cmd)
     model = folder / "model"
     meta = metadata.read(model)
-    steps = int(meta["training"]["steps"])
-    device = meta["training"].get("device", "?")
+    steps = int(meta["training"].get("total_steps", meta["training"]["steps"]))
     summary = None
     if opts.evaluate:
         ev_cmd = evaluate_command(zoo, style, net, opts)
@@ -367,7 +371,7 @@ def build(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions,
             data = json.loads(ev_file.read_text())
             report.write_json(ev_file.parent / "command.json", {"command": ev_cmd})
         summary = summarise(data, net, ev_cmd)
-    extra: dict[str, Any] = {"zoo": {"key": style.key, "label": label(steps, device),
+    extra: dict[str, Any] = {"zoo": {"key": style.key, "label": label(meta["training"]),
                                      "complete": steps >= PAPER_STEPS,
                                      "style_weight": style.style_weight}}
     fl_cmd = flicker_command(zoo, style, net, opts) if opts.evaluate else None

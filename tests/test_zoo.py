@@ -145,10 +145,11 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
         assert (folder / name).is_file(), name
     assert not (folder / "preview.jpg").exists()  # it shows training photos
     meta = metadata.read(folder)
-    assert meta["zoo"] == {"key": "starry", "label": zoo.label(2, meta["training"]["device"]),
+    assert meta["zoo"] == {"key": "starry", "label": zoo.label(meta["training"]),
                            "complete": False, "style_weight": 20.0}
     assert meta["recipe"]["config"]["loss"]["style_weight"] == 20.0
-    assert "stand-in: 2 steps" in meta["zoo"]["label"]
+    assert meta["zoo"]["label"].startswith("trained: 2 steps (0 min) on cpu")
+    assert meta["zoo"]["label"].endswith("; the paper's schedule is 40,000 steps")
     ev = meta["evaluation"]
     assert [r["image"] for r in ev["images"]] == ["a.png", "b.png"]
     assert ev["size"] == 32 and set(ev["images"][0]["gatys_loss"]) == {"1", "2"}
@@ -170,7 +171,7 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["styles"]) == 0
-    assert "starry_tiny" in out.getvalue() and "stand-in: 2 steps" in out.getvalue()
+    assert "starry_tiny" in out.getvalue() and "trained: 2 steps (0 min)" in out.getvalue()
     seen = []
     zoo.build(z, s, "tiny", opts, run=lambda c: (seen.append(c[3]), in_process(c)))
     assert seen == ["export", "flicker", "export", "export"]  # no training, same evaluation

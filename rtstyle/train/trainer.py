@@ -256,6 +256,12 @@ class StyleTrainer(RunLoop):
     def _title(self):
         return f"{self.style_info.name}: {self.cfg.net} net"
 
+    def _training_meta(self):
+        meta = super()._training_meta()
+        if self.cfg.init:
+            meta.update(lineage(self.cfg.init, meta))
+        return meta
+
     def _save_model(self, sheet):
         meta = style_model_meta(self.cfg, self.preset_name, self.style_info, self.style,
                                 self._training_meta())
@@ -276,6 +282,25 @@ def style_model_meta(cfg: TrainConfig, preset_name: str, style_info: StyleInfo,
         "recipe": {"preset": preset_name, "config": config.to_dict(cfg)},
         "training": training,
     }
+
+
+def lineage(init: str, training: Mapping[str, Any]) -> dict[str, Any]:
+    """How a fine-tuned net's starting point was made, so that its label can count every step
+    and CPU-hour behind it: ``init`` (the starting model's own training section, less its
+    losses) and ``total_steps`` / ``total_seconds`` over the whole chain."""
+    try:
+        _, meta = model_folder.load(init)
+    except (RtstyleError, OSError) as e:  # moved since the run began: count this run alone
+        log.warning("cannot read --init %s for the model's lineage: %s", init, e)
+        return {"init": {"model": str(init)}}
+    before = {k: v for k, v in meta.get("training", {}).items() if k != "final_losses"}
+    loss = meta.get("recipe", {}).get("config", {}).get("loss", {})
+    before["style_weight"] = loss.get("style_weight")
+    return {"init": before,
+            "total_steps": int(before.get("total_steps", before.get("steps", 0)))
+            + int(training["steps"]),
+            "total_seconds": round(float(before.get("total_seconds", before.get("seconds", 0.0)))
+                                   + float(training["seconds"]), 1)}
 
 
 def model_from_checkpoint(path: str | os.PathLike, folder: str | os.PathLike) -> Path:

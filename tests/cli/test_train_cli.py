@@ -599,3 +599,26 @@ def test_one_start_up_line_says_what_runs(capsys, tmp_path, photos, flags, said)
     assert expected in line
     assert ("--amp off for float32" in line) == ("float32 (" not in line)
     assert len([s for s in stdout.splitlines() if s.startswith("training on")]) == 1
+
+
+def test_a_fine_tuned_net_counts_the_steps_and_seconds_behind_it(capsys, good_run, photos,
+                                                                 tmp_path):
+    from rtstyle import zoo
+
+    first = json.loads((good_run["run"] / "model" / "model.json").read_text())["training"]
+    run = tmp_path / "tuned"
+    code, _, err = cli(train_args(run, "--init", good_run["run"] / "model", "--style-weight",
+                                  "30", data=photos, steps=2), capsys)
+    assert code == 0, err
+    tuned = json.loads((run / "model" / "model.json").read_text())["training"]
+    assert tuned["steps"] == 2 and tuned["init"]["steps"] == 3
+    assert tuned["init"]["style_weight"] == 10.0 and "final_losses" not in tuned["init"]
+    assert tuned["total_steps"] == 5
+    assert tuned["total_seconds"] == pytest.approx(first["seconds"] + tuned["seconds"], abs=0.11)
+    assert zoo.label(tuned).startswith("trained: 5 steps (")
+    # a second generation counts all three runs
+    again = tmp_path / "again"
+    code, _, err = cli(train_args(again, "--init", run / "model", data=photos, steps=1), capsys)
+    assert code == 0, err
+    assert json.loads((again / "model" / "model.json").read_text())["training"][
+        "total_steps"] == 6
