@@ -21,32 +21,44 @@ def _label(text: str, width: int, height: int = 22) -> np.ndarray:
     return strip
 
 
-def _fit(img: np.ndarray | None, cell: int) -> np.ndarray:
-    canvas = np.full((cell, cell, 3), 255, np.uint8)
+def _scaled(h: int, w: int, cell: int) -> tuple[int, int]:
+    s = cell / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def _fit(img: np.ndarray | None, cell: int, height: int) -> np.ndarray:
+    """``img`` scaled so that its longer side is ``cell``, centred on a white cell x height."""
+    canvas = np.full((height, cell, 3), 255, np.uint8)
     if img is None:
         return canvas
     h, w = img.shape[:2]
-    s = cell / max(h, w)
-    nh, nw = max(1, round(h * s)), max(1, round(w * s))
-    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-    y, x = (cell - nh) // 2, (cell - nw) // 2
+    nh, nw = _scaled(h, w, cell)
+    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if nw < w else cv2.INTER_CUBIC)
+    y, x = (height - nh) // 2, (cell - nw) // 2
     canvas[y:y + nh, x:x + nw] = small
     return canvas
+
+
+def _row_height(row: Sequence[np.ndarray | None], cell: int) -> int:
+    """As tall as the row's tallest picture: a row of landscape photos has no white bands."""
+    heights = [_scaled(*img.shape[:2], cell)[0] for img in row if img is not None]
+    return max(heights, default=cell)
 
 
 def image_grid(rows: Sequence[Sequence[np.ndarray | None]], *, cell: int = 192,
                titles: Sequence[Sequence[str]] | None = None,
                row_titles: Sequence[str] | None = None, gap: int = 4) -> np.ndarray:
-    """Lay BGR frames out in a grid of square cells, each with an optional caption below it.
+    """Lay BGR frames out in a grid of cells ``cell`` wide, each with an optional caption below
+    it; each row is as tall as its tallest picture (longer side = ``cell``).
 
     ``None`` leaves a blank cell. ``row_titles`` adds a caption column on the left.
     """
     n_cols = max(len(r) for r in rows)
     out_rows = []
     for i, row in enumerate(rows):
-        cells = []
+        cells, height = [], _row_height(row, cell)
         for j in range(n_cols):
-            img = _fit(row[j] if j < len(row) else None, cell)
+            img = _fit(row[j] if j < len(row) else None, cell, height)
             text = titles[i][j] if titles and j < len(titles[i]) else ""
             cells.append(np.vstack([img, _label(text, cell)]) if titles else img)
         h = cells[0].shape[0]

@@ -46,8 +46,8 @@ def test_none_cells_and_short_rows_are_white():
 @pytest.mark.parametrize("h, w", [(10, 60), (60, 10), (7, 7), (200, 100)])
 def test_any_aspect_ratio_fits_its_cell_centred(h, w):
     cell = 30
-    g = image_grid([[_img(h, w, 0)]], cell=cell)
-    assert g.shape == (cell, cell, 3)
+    g = image_grid([[_img(h, w, 0), _img(w, h, 255)]], cell=cell, gap=0)[:, :cell]
+    assert g.shape == (cell, cell, 3)  # the row is as tall as its taller picture
     ys, xs = np.nonzero(g[..., 0] < 128)
     nh, nw = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
     assert max(nh, nw) == cell  # longer side fills the cell, shorter side keeps the ratio
@@ -61,3 +61,10 @@ def test_row_titles_with_small_cells_and_no_titles(cell):
     g = image_grid([[_img(8, 8, 0), None]], cell=cell, row_titles=["a long row title"], gap=4)
     assert g.shape == (cell, SIDE_W + 4 + 2 * cell + 4, 3)
     assert g[:, :SIDE_W].min() < 128  # the title is drawn
+
+
+def test_a_row_of_landscape_pictures_is_as_tall_as_they_are():
+    g = image_grid([[_img(30, 60, 0), _img(20, 60, 0)], [_img(60, 30, 0)]], cell=40, gap=2)
+    assert g.shape == (20 + 2 + 40, 2 * 40 + 2, 3)
+    assert np.all(g[:20, :40] == 0)  # the first picture fills its 40x20 cell
+    assert np.all(g[:3, 40 + 2:] == 255) and np.all(g[4:10, 40 + 2:] == 0)  # the second is centred
