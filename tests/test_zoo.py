@@ -188,7 +188,11 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
     assert zoo._caption(meta, "a.png") == ("tiny net" if eq is None else
                                            f"tiny net = Gatys {eq:.0f} it")
     assert zoo._caption(meta, "elsewhere.png") == "tiny net"
-    assert img.shape[1] == 2 * 64 + 4 and img.shape[0] == 3 * (64 + 22) + 2 * 4
+    ph, pw = images.read_image(folder / "style.jpg").shape[:2]
+    painting_row = round(ph * 64 / max(ph, pw))
+    photo_row = 48  # both photos are 3:4 landscape: 64 wide, 48 tall
+    assert img.shape[1] == 2 * 64 + 4
+    assert img.shape[0] == painting_row + 2 * photo_row + 3 * 22 + 2 * 4
     # The builder script redraws the sheet and the table from what is installed.
     code = build_zoo().main(["--recipe", str(tmp_path / "zoo.toml"), "--install",
                              str(tmp_path / "models"), "--photos-dir", str(opts.photos_dir),
