@@ -49,9 +49,18 @@ class ZooStyle:
     license: str = "public domain"
     style_weight: float = 10.0
     nets: tuple[str, ...] = ("full", "lite")
+    #: longer side of the painting in training (None: the crop size); sets the stroke scale
+    style_size: int | None = None
+    #: zoo key whose installed net of the same size a new run starts from (None: random)
+    init: str | None = None
 
     def installed_name(self, net: str) -> str:
-        return self.key if net == "full" else f"{self.key}_{net}"
+        return installed_name(self.key, net)
+
+
+def installed_name(key: str, net: str) -> str:
+    """The folder a zoo style's net is installed as: the key for the full net, else key_net."""
+    return key if net == "full" else f"{key}_{net}"
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,8 @@ def load(path: str | os.PathLike) -> Zoo:
         where = f"{path} [styles.{key}]"
         if not isinstance(s, dict):
             raise ConfigError(f"{where} must be a table")
-        extra = set(s) - {"file", "credit", "style_name", "license", "style_weight", "nets"}
+        extra = set(s) - {"file", "credit", "style_name", "license", "style_weight", "nets",
+                          "style_size", "init"}
         if extra:
             raise ConfigError(f"{where}: unknown settings {', '.join(sorted(extra))}")
         for required in ("file", "credit"):
@@ -128,7 +138,15 @@ def load(path: str | os.PathLike) -> Zoo:
                                                  f"{where} style_name"),
                                license=_typed(s.get("license", "public domain"), str,
                                               f"{where} license"),
-                               style_weight=weight, nets=nets))
+                               style_weight=weight, nets=nets,
+                               style_size=_style_size(s.get("style_size"), where),
+                               init=None if s.get("init") is None
+                               else _typed(s["init"], str, f"{where} init")))
+    keys = {s.key for s in styles}
+    for s in styles:
+        if s.init is not None and s.init not in keys:
+            raise ConfigError(f"{path} [styles.{s.key}]: init must name a zoo style, got "
+                              f"{s.init!r}")
     if not styles:
         raise ConfigError(f"{path} lists no styles ([styles.NAME] tables)")
     steps = _typed(defaults.get("steps", PAPER_STEPS), int, f"{path} steps")
@@ -144,6 +162,15 @@ def load(path: str | os.PathLike) -> Zoo:
                sheet_images=tuple(defaults.get("sheet_images", ())),
                flicker_video=defaults.get("flicker_video"),
                flicker_frames=_typed(defaults.get("flicker_frames", 30), int, "flicker_frames"))
+
+
+def _style_size(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    size = _typed(value, int, f"{where} style_size")
+    if size < 16:
+        raise ConfigError(f"{where}: style_size must be at least 16, got {size}")
+    return size
 
 
 @dataclass
@@ -215,6 +242,14 @@ def train_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> li
             "--preset", zoo.preset, "--style-name", style.style_name,
             "--style-credit", style.credit, "--style-license", style.license,
             "--style-weight", repr(style.style_weight)]
+    if style.style_size:
+        cmd += ["--style-size", str(style.style_size)]
+    if style.init:
+        start = opts.install / installed_name(style.init, net)
+        if not (start / metadata.METADATA_FILE).is_file():
+            raise InputError(f"{style.key} starts from {style.init}'s {net} net, which is not "
+                             f"installed in {opts.install}: build {style.init} first")
+        cmd += ["--init", str(start)]
     if opts.amp:
         cmd += ["--amp", opts.amp]
     if opts.channels_last:

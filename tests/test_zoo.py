@@ -63,6 +63,8 @@ def test_the_shipped_recipe_has_six_public_domain_paintings_with_credits():
     ("[defaults]\nsteps = 'many'\n[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\n", "must be a int"),
     ("[defaults]\nsteps = 1\n", "lists no styles"),
     ("[styles.a\n", "not valid TOML"),
+    ("[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\nstyle_size = 8\n", "at least 16"),
+    ("[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\ninit = 'b'\n", "init must name a zoo style"),
 ])
 def test_a_bad_recipe_is_refused_with_the_reason(tmp_path, text, needle):
     with pytest.raises(ConfigError, match=needle):
@@ -76,6 +78,28 @@ def test_a_missing_recipe_and_an_unknown_style_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="not in the zoo: mona_lisa"):
         z.select(["mona_lisa"])
     assert [s.key for s in z.select(["great_wave_hokusai"])] == ["great_wave_hokusai"]
+
+
+def test_a_style_can_start_from_another_installed_net_at_its_own_stroke_scale(tmp_path, photos):
+    z = zoo.load(write(tmp_path, TINY_ZOO + """
+[styles.wave]
+file = "starry.jpg"
+credit = "x"
+style_size = 384
+init = "starry"
+nets = ["tiny"]
+"""))
+    wave, opts = z.styles[1], options(tmp_path, photos)
+    assert (wave.style_size, wave.init) == (384, "starry")
+    with pytest.raises(InputError, match="build starry first"):
+        zoo.train_command(z, wave, "tiny", opts)
+    start = opts.install / "starry_tiny"
+    start.mkdir(parents=True)
+    (start / "model.json").write_text("{}")
+    cmd = zoo.train_command(z, wave, "tiny", opts)
+    assert cmd[cmd.index("--init") + 1] == str(start)
+    assert cmd[cmd.index("--style-size") + 1] == "384"
+    assert "--init" not in zoo.train_command(z, z.styles[0], "tiny", opts)
 
 
 def options(tmp_path: Path, photos: Path, **kw) -> zoo.BuildOptions:
