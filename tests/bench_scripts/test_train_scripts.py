@@ -24,16 +24,23 @@ def run(script: str, *args) -> subprocess.CompletedProcess:
 
 
 def test_train_speed_compares_real_runs_from_one_seed(photos, tmp_path):
-    out = tmp_path / "speed"
+    out, held = tmp_path / "speed", tmp_path / "held"
+    held.mkdir()
+    photo = cv2.imread(str(ASSETS / "tubingen.jpg"))
+    cv2.imwrite(str(held / "a.png"), cv2.resize(photo, (40, 30)))
+    cv2.imwrite(str(held / "b.jpg"), cv2.resize(photo[::-1], (30, 40)))
     run("train_speed.py", "--data", photos, "--style", STYLE, "--nets", "tiny:8",
         "--recipes", "before,bf16-loss", "--image-size", "32", "--batch-size", "2",
-        "--skip", "2", "--out", out)
+        "--skip", "2", "--held-out", held, "--out", out)
     report = json.loads(out.with_suffix(".json").read_text())
     before, other = report["results"]
     assert before["recipe"] == "float32 (before)" and before["speedup"] == 1.0
     assert other["flags"] == "--amp bf16-loss" and other["steps"] == 8
     assert other["seconds_per_step"] > 0 and abs(other["loss_change"]) < 0.5
-    assert "| tiny | bf16 in the loss network only | 8 |" in out.with_suffix(".md").read_text()
+    assert before["held_out_change"] == 0.0 and before["held_out_loss"] > 0
+    assert abs(other["held_out_change"]) < 0.5
+    md = out.with_suffix(".md").read_text()
+    assert "| tiny | bf16 in the loss network only | 8 |" in md and "held-out vs float32" in md
 
 
 def test_train_curve_scores_every_checkpoint_against_one_gatys_curve(photos, tmp_path):
