@@ -28,6 +28,7 @@ def test_every_shipped_wct_decoder_loads_with_its_psnr(level):
     decoder, meta = load_decoder(MODELS / "wct" / f"level{level}")
     assert decoder.level == level and meta["net"]["level"] == level
     assert meta["evaluation"]["psnr_db"] > 5 and meta["evaluation"]["images"] >= 30
+    assert meta["evaluation"]["floor_db"] > 5  # what `rtstyle wct` needs to use it by default
 
 
 def test_every_shipped_model_folder_has_readable_metadata():

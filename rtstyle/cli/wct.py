@@ -1,7 +1,8 @@
 """``rtstyle wct``: universal style transfer (Li et al. 2017): any painting, no training.
 
-Multi-level WCT (relu5_1 -> relu1_1 by default) with the trained decoders in models/wct/, in
-PyTorch with exact eigendecompositions. Several --style images are mixed (--style-weights) or,
+Multi-level WCT, coarse to fine, with the trained decoders in models/wct/, in PyTorch with exact
+eigendecompositions. By default it runs every level whose decoder meets its reconstruction floor
+(recorded in its model.json) and says which; --levels chooses. Several --style images are mixed (--style-weights) or,
 with --mask, painted into the mask's brightness bands (darkest = first style). --texture
 synthesises a texture from noise. For live video use 'rtstyle webcam --style-image'.
 """
@@ -22,8 +23,9 @@ def register(sub) -> None:
                    help="painting; repeat to mix styles or to fill mask regions")
     p.add_argument("--style-weights", type=float_list, metavar="W1,W2,...",
                    help="mixture weights, one per --style (default equal)")
-    p.add_argument("--levels", default="5,4,3,2,1", metavar="L,L,...",
-                   help="WCT levels to run, coarse to fine (default 5,4,3,2,1)")
+    p.add_argument("--levels", metavar="L,L,...",
+                   help="WCT levels to run, coarse to fine, e.g. 5,4,3,2,1 (default: the levels "
+                   "whose decoder meets its reconstruction floor)")
     p.add_argument("--alpha", type=float, default=0.6,
                    help="style strength at each level, 0..1 (default 0.6)")
     p.add_argument("--mask", metavar="IMAGE",
@@ -49,15 +51,17 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
+    from dataclasses import replace
 
     from .. import images
     from ..errors import InputError
     from ..train.device import resolve_device
+    from ..train.wct.levels import default_levels
     from ..train.wct.stylize import WCTConfig, levels_from_text, stylize_wct
     from ..train.wct.trainer import encoder_for, find_decoder, load_decoder
     from .outputs import single_output, write_single
 
-    levels = levels_from_text(args.levels)
+    levels = levels_from_text(args.levels) if args.levels else (1,)
     cfg = WCTConfig(levels=levels, alpha=args.alpha, size=args.size, style_size=args.style_size,
                     texture=args.texture, seed=args.seed)
     if args.texture and args.content:
@@ -71,13 +75,17 @@ def run(args: argparse.Namespace) -> int:
     if args.style_weights and len(args.style_weights) != len(args.style):
         raise InputError(f"{len(args.style_weights)} --style-weights for {len(args.style)} "
                          "--style images")
+    left_out = []
+    if not args.levels:  # after every check of the arguments: their errors come first
+        levels, left_out = default_levels(args.decoders)
+        cfg = replace(cfg, levels=levels)
     target = single_output(args.output, args.overwrite)
     content = None if args.texture else images.read_image(args.content)
     styles = [images.read_image(s) for s in args.style]
     mask = images.read_image(args.mask) if args.mask else None
     device = resolve_device(args.device)
     decoders, sources = {}, []
-    for level in sorted(set(levels)):
+    for level in sorted(set(levels), reverse=True):
         folder = find_decoder(level, args.decoders)
         decoders[level], meta = load_decoder(folder, device)
         ev = meta.get("evaluation", {})
@@ -89,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     where = write_single(target, out)
     renamed = f" ({args.output} exists; --overwrite replaces it)" if target and \
         str(target) != args.output else ""
+    skipped = f" (left out, below their floors: {', '.join(c.describe() for c in left_out)}; " \
+        "--levels to use them)" if left_out else ""
     print(f"wrote {where}{renamed} ({out.shape[1]}x{out.shape[0]}) in {seconds:.1f} s on "
-          f"{device}; decoders {', '.join(sources)}", file=sys.stderr if target is None else
-          sys.stdout)
+          f"{device}; levels {','.join(map(str, levels))}: decoders {', '.join(sources)}"
+          f"{skipped}", file=sys.stderr if target is None else sys.stdout)
     return 0

@@ -83,9 +83,43 @@ def test_wct_output_has_the_scaled_content_size(capsys, wct_root, pics, tmp_path
     expected = images.fit_within(read(pics["content"]), 64).shape  # 221x153 -> 64x44
     assert read(out).shape == expected == (44, 64, 3)
     line = stdout.strip()
-    assert line.startswith(f"wrote {out} (64x44) in ") and " on cpu; decoders " in line
+    assert line.startswith(f"wrote {out} (64x44) in ")
+    assert f" on cpu; levels {levels}: decoders " in line
     assert all(f"relu{lv}_1" in line for lv in levels.split(","))
     assert diff(read(out), images.fit_within(read(pics["content"]), 64)) > 1
+
+
+def test_wct_without_levels_runs_the_decoders_that_meet_their_floor(capsys, wct_root, pics,
+                                                                    tmp_path):
+    import json
+    import shutil
+
+    root = tmp_path / "models"
+    shutil.copytree(wct_root, root)
+    for level, psnr in ((1, 40.0), (2, 20.0), (3, 25.0)):
+        file = root / "wct" / f"level{level}" / "model.json"
+        meta = json.loads(file.read_text())
+        meta["evaluation"]["psnr_db"] = psnr
+        file.write_text(json.dumps(meta))
+    out = tmp_path / "out.png"
+    code, stdout, err = wct(capsys, root, "--content", pics["content"], "--style", pics["style"],
+                            "--size", "64", "-o", out)
+    assert code == 0, err
+    line = stdout.strip()
+    assert " on cpu; levels 3,1: decoders relu3_1 25.0 dB, relu1_1 40.0 dB (left out, below " \
+           "their floors: relu5_1 (no evaluated decoder), relu4_1 (no evaluated decoder), " \
+           "relu2_1 20.0 dB (floor 28); --levels to use them)" in line, line
+    assert read(out).shape == (44, 64, 3)
+
+
+def test_wct_without_levels_and_no_good_decoder_is_a_one_line_error(capsys, wct_root, pics,
+                                                                     tmp_path):
+    out = tmp_path / "out.png"  # the fixture's untrained decoders record 1 dB
+    code, _, err = wct(capsys, wct_root, "--content", pics["content"], "--style", pics["style"],
+                       "--size", "64", "-o", out)
+    assert code != 0
+    assert_one_line_error(err, "no WCT decoder reconstructs photos well enough", "--levels 3,2,1")
+    assert not out.exists()
 
 
 def test_wct_never_enlarges_the_content(capsys, wct_root, pics, tmp_path):

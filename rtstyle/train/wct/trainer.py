@@ -28,6 +28,7 @@ from ..data import find_images
 from ..loss_networks import load_loss_network
 from ..run_folder import RunFolder
 from ..run_loop import RunLoop, RunSettings, TrainResult, check_device
+from .levels import FLOOR_DB
 from .models import (
     CHANNELS,
     WCTDecoder,
@@ -153,6 +154,7 @@ class DecoderTrainer(RunLoop):
         if self.eval_paths:
             evaluation = evaluate(self.encoder, stored,
                                   eval_images_from(self.eval_paths, self.eval_size))
+            evaluation["floor_db"] = FLOOR_DB[cfg.level]
         meta = {
             "name": f"wct-relu{cfg.level}_1",
             "net": describe(cfg.level),

@@ -1,0 +1,63 @@
+"""rtstyle.train.wct.levels: the default WCT chain is the levels whose decoder meets its floor."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from rtstyle import metadata  # noqa: E402
+from rtstyle.train.wct import levels  # noqa: E402
+
+
+def test_floors_sit_below_the_targets_and_come_from_the_metadata_first():
+    assert all(levels.FLOOR_DB[lv] < levels.TARGET_DB[lv] for lv in range(1, 6))
+    assert levels.check(3, {"evaluation": {"psnr_db": 23.5}}).usable  # floor 23
+    assert not levels.check(3, {"evaluation": {"psnr_db": 22.9}}).usable
+    own = levels.check(3, {"evaluation": {"psnr_db": 22.9, "floor_db": 20}})
+    assert own.usable and own.floor_db == 20
+    for meta in (None, {}, {"evaluation": {}}, {"evaluation": {"psnr_db": "high"}}):
+        c = levels.check(2, meta)
+        assert not c.usable and c.describe() == "relu2_1 (no evaluated decoder)"
+    assert levels.check(4, {"evaluation": {"psnr_db": 17.86}}).describe() == \
+        "relu4_1 17.9 dB (floor 19)"
+
+
+def with_psnr(root: Path, tmp_path: Path, psnr: dict[int, float]) -> Path:
+    copy = tmp_path / "models"
+    shutil.copytree(root, copy)
+    for level, value in psnr.items():
+        file = copy / "wct" / f"level{level}" / metadata.METADATA_FILE
+        meta = json.loads(file.read_text())
+        meta["evaluation"]["psnr_db"] = value
+        file.write_text(json.dumps(meta))
+    return copy / "wct"
+
+
+def test_the_default_chain_is_every_good_level_coarse_to_fine(wct_root, tmp_path):
+    # levels 1..3 exist in the fixture; 4 and 5 do not
+    chosen, left_out = levels.default_levels(with_psnr(wct_root, tmp_path,
+                                                       {1: 40.0, 2: 20.0, 3: 25.0}))
+    assert chosen == (3, 1)
+    assert [c.level for c in left_out] == [5, 4, 2]
+    assert left_out[2].psnr_db == 20.0 and left_out[0].psnr_db is None
+
+
+def test_no_good_level_is_a_model_error_that_names_the_way_out(wct_root, tmp_path):
+    with pytest.raises(metadata.ModelError, match="--levels"):
+        levels.default_levels(with_psnr(wct_root, tmp_path, {1: 3.0, 2: 3.0, 3: 3.0}))
+
+
+def test_the_shipped_decoders_default_to_levels_whose_psnr_meets_the_floor():
+    from tests.helpers import ROOT
+
+    root = ROOT / "models" / "wct"
+    chosen, left_out = levels.default_levels(root)
+    for level in range(1, 6):
+        ev = metadata.read(root / f"level{level}")["evaluation"]
+        assert (level in chosen) == (ev["psnr_db"] >= ev["floor_db"])
+    assert chosen and list(chosen) == sorted(chosen, reverse=True)
