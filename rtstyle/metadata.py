@@ -25,10 +25,12 @@ IO_CONTRACT: dict[str, Any] = {"layout": "NCHW", "channels": "RGB", "dtype": "fl
                                "range": [0, 255], "size_multiple": 4}
 
 #: "transformer": a Johnson net for one style; "wct-decoder": a WCT decoder from relu{L}_1
-#: features to the image (its ``io`` describes the image it makes).
-KINDS = ("transformer", "wct-decoder")
+#: features to the image (its ``io`` describes the image it makes); "multi-style": one net for
+#: several styles (conditional instance norm), with a style-weights input.
+KINDS = ("transformer", "wct-decoder", "multi-style")
 #: What each kind's metadata must hold besides the contract.
-_REQUIRED = {"transformer": ("net", "style", "recipe"), "wct-decoder": ("net", "recipe")}
+_REQUIRED = {"transformer": ("net", "style", "recipe"), "wct-decoder": ("net", "recipe"),
+             "multi-style": ("net", "recipe")}
 
 
 class ModelError(InputError):

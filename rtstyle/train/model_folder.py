@@ -49,12 +49,14 @@ def split_state(state: dict[str, torch.Tensor], max_bytes: int | None = None
 
 def save(folder: str | os.PathLike, net: torch.nn.Module, meta: dict[str, Any],
          style_bgr: np.ndarray | None = None, kind: str = "transformer",
-         dtype: torch.dtype = torch.float32, io: dict[str, Any] | None = None) -> Path:
+         dtype: torch.dtype = torch.float32, io: dict[str, Any] | None = None,
+         extra_images: dict[str, np.ndarray] | None = None) -> Path:
     """Write a complete model folder, atomically: a reader sees the old folder or the new one.
 
     ``dtype`` is the storage precision of the weights (float16 halves the size of the big WCT
     decoders; they are loaded back as float32). Weights over :data:`MAX_SHARD_BYTES` are split
-    into numbered shards, listed in the metadata's ``weights``.
+    into numbered shards, listed in the metadata's ``weights``. ``extra_images`` are more
+    images to write, by path inside the folder (a multi-style model's paintings).
     """
     from safetensors.torch import save as to_safetensors
 
@@ -73,6 +75,9 @@ def save(folder: str | os.PathLike, net: torch.nn.Module, meta: dict[str, Any],
             atomic.write_bytes(tmp / name, to_safetensors(shard))
         if style_bgr is not None:
             images.write_image(tmp / metadata.STYLE_FILE, style_bgr)
+        for name, img in (extra_images or {}).items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            images.write_image(tmp / name, img)
         full = {"format": metadata.FORMAT, "version": metadata.VERSION, "kind": kind,
                 "io": dict(io or metadata.IO_CONTRACT), "weights": names[0] if len(names) == 1 else names, **meta}
         report.write_json(tmp / metadata.METADATA_FILE, full)

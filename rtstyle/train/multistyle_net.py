@@ -30,8 +30,10 @@ class CondInstanceNorm(nn.Module):
         self._weights = weights  # shared with the net: holds the current style weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self._weights[0].to(self.weight.dtype)
-        gamma, beta = w @ self.weight, w @ self.bias  # (N or 1, C)
+        # the mix in float32 even under autocast: γ rounded to bf16 would move every style
+        with torch.autocast(x.device.type, enabled=False):
+            w = self._weights[0].float()
+            gamma, beta = w @ self.weight.float(), w @ self.bias.float()  # (N or 1, C)
         y = F.instance_norm(x, eps=self.eps)
         return y * gamma.to(y.dtype)[:, :, None, None] + beta.to(y.dtype)[:, :, None, None]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import assets, config, frames, images
+from .. import assets, config, frames, images, metadata
 from ..errors import ConfigError, InputError, RtstyleError
 from ..interrupts import StopRequest
 from . import checkpoint, distributed, model_folder, precision, temporal
@@ -289,7 +289,7 @@ def lineage(init: str, training: Mapping[str, Any]) -> dict[str, Any]:
     and CPU-hour behind it: ``init`` (the starting model's own training section, less its
     losses) and ``total_steps`` / ``total_seconds`` over the whole chain."""
     try:
-        _, meta = model_folder.load(init)
+        meta = metadata.read(init)
     except (RtstyleError, OSError) as e:  # moved since the run began: count this run alone
         log.warning("cannot read --init %s for the model's lineage: %s", init, e)
         return {"init": {"model": str(init)}}
