@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .args import add_common, nonneg_float, nonneg_int, positive_float, positive_int
 from .loss_args import add_loss_args, loss_updates
+from . import train_multi
 from .progress import TrainingBar
 
 #: Settings every training command takes from flags of the same name (flag dest = config key).
@@ -45,6 +46,7 @@ def register(sub) -> None:
     m.add_argument("--style-credit", default="", help="e.g. 'The Starry Night, Vincent van Gogh (1889)'")
     m.add_argument("--style-license", default="", help="e.g. 'public domain'")
     add_loss_args(p)
+    train_multi.add_args(p)
     p.set_defaults(run=run)
 
 
@@ -148,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         if "level" in state["config"]:
             raise InputError(f"{run_dir.path} is a WCT decoder run: continue it with "
                              "'rtstyle train-wct --resume'")
+        if train_multi.wanted(args, state):
+            return train_multi.run(args, run_dir, world, updates, state)
         cfg = trainer.resumed_config(state, updates)
         info = trainer.StyleInfo(**state["style_info"])
         if args.style and Path(args.style).resolve() != Path(info.source).resolve():
@@ -157,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         data = data_folder(args, state)
         trainer.check(cfg, world, resuming=True)
         preset_name = state["preset"]
+    elif train_multi.wanted(args, None):
+        return train_multi.run(args, run_dir, world, updates, None)
     else:
         if not args.style:
             raise InputError("--style is required (unless you --resume a run)")
