@@ -33,6 +33,8 @@ WCT_INPUTS = (INPUT_NAME, "style_mean", "style_colour", "alpha")
 #: The WCT encoder's output (relu{L}_1 features of the style image).
 FEATURES_NAME = "features"
 WCT_ROLES = ("content-path", "encoder")
+#: A multi-style net's second input: (1 or N, S) weights of its styles, in the card's order.
+STYLE_WEIGHTS_NAME = "style_weights"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class ModelInfo:
     @property
     def style(self) -> dict[str, Any]:
         return dict(self.card.get("style", {}))
+
+    @property
+    def styles(self) -> list[dict[str, Any]]:
+        """A multi-style net's styles in weight order (empty for a one-style net)."""
+        return list(self.card.get("styles", [])) if self.card.get("kind") == "multi-style" \
+            else []
 
 
 def resolve(path: str | os.PathLike, fp16: bool = False) -> Path:
@@ -130,6 +138,8 @@ def read_contract_bytes(data: bytes, where: str) -> ModelInfo:
         raise ModelError(f"{where}: its model card is not a JSON object")
     if KEY_WCT in props:
         _check_wct(model, wct, where)
+    elif card.get("kind") == "multi-style":
+        _check_multi(model, card, where)
     else:
         _check_signature(model, where)
     return ModelInfo(Path(where), str(card.get("name") or Path(where).parent.name), io, card, wct)
@@ -156,6 +166,27 @@ def _check_wct(model, wct: Any, where: str) -> None:
     elif names != [INPUT_NAME] or outputs != [FEATURES_NAME]:
         raise ModelError(f"{where}: a WCT encoder takes {INPUT_NAME} and gives "
                          f"{FEATURES_NAME}; this one takes {names} and gives {outputs}")
+
+
+def _check_multi(model, card: dict[str, Any], where: str) -> None:
+    """A multi-style net: the frame and (rows, S) style weights in, the frame out; the card
+    names its S styles."""
+    import onnx
+
+    styles = card.get("styles")
+    if not isinstance(styles, list) or not styles or \
+            not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in styles):
+        raise ModelError(f"{where}: a multi-style net's card must list its styles by name")
+    names = [i.name for i in _inputs(model)]
+    if names != [INPUT_NAME, STYLE_WEIGHTS_NAME] or \
+            [o.name for o in model.graph.output] != [OUTPUT_NAME]:
+        raise ModelError(f"{where}: a multi-style net takes {INPUT_NAME} and "
+                         f"{STYLE_WEIGHTS_NAME} and gives {OUTPUT_NAME}; this one takes {names}")
+    dims = _inputs(model)[1].type.tensor_type.shape.dim
+    if len(dims) != 2 or dims[1].dim_value != len(styles) or \
+            _inputs(model)[1].type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise ModelError(f"{where}: its {STYLE_WEIGHTS_NAME} input must be float32 "
+                         f"(rows, {len(styles)}), one weight per listed style")
 
 
 def _check_signature(model, where: str) -> None:

@@ -116,8 +116,8 @@ def to_onnx(net: TransformerNet, opset: int = DEFAULT_OPSET, fp16: bool = False)
 def model_card(meta: dict[str, Any], precision: str, opset: int) -> dict[str, str]:
     """The ONNX metadata properties for a model folder's metadata."""
     io_contract = {**metadata.IO_CONTRACT, "precision": precision}
-    card = {k: meta[k] for k in ("name", "kind", "net", "style", "recipe", "training", "zoo",
-                                   "evaluation") if k in meta}
+    card = {k: meta[k] for k in ("name", "kind", "net", "style", "styles", "recipe", "training",
+                                   "zoo", "evaluation") if k in meta}
     return {onnx_model.KEY_FORMAT: onnx_model.FORMAT,
             onnx_model.KEY_IO: json.dumps(io_contract, sort_keys=True),
             onnx_model.KEY_CARD: json.dumps({**card, "opset": opset}, sort_keys=True,
@@ -218,6 +218,13 @@ def export(model_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     start = time.perf_counter()
     if not 11 <= opset <= 21:
         raise ExportError(f"opset must be between 11 and 21, got {opset}")
+    if metadata.read(model_dir)["kind"] == "multi-style":
+        if fp16:
+            raise ExportError("fp16 export of multi-style nets is not supported yet; export "
+                              "float32 (without --fp16)")
+        from .multistyle_export import export as export_multi
+
+        return export_multi(model_dir, out, opset)
     net, meta = model_folder.load(model_dir, "cpu")
     out = Path(out) if out else default_output(model_dir, fp16)
     if out.suffix != ".onnx":
