@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import metadata, onnx_model
+from . import metadata, multistyle, onnx_model
 from .errors import unknown
 from .metadata import ModelError
+from .multistyle import Mix
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class Style:
     def onnx(self) -> Path | None:
         f = self.folder / onnx_model.FP32_FILE
         return f if f.is_file() else None
+
+    @property
+    def members(self) -> list[str]:
+        """The styles of a multi-style net, in weight order (empty for a one-style net)."""
+        return [s["name"] for s in self.meta.get("styles", [])] \
+            if self.meta.get("kind") == "multi-style" else []
 
 
 def search_path() -> list[Path]:
@@ -52,7 +59,7 @@ def installed() -> list[Style]:
                 meta = metadata.read(folder)
             except ModelError:
                 continue
-            if meta["kind"] != "transformer":
+            if meta["kind"] not in ("transformer", "multi-style"):
                 continue
             found.setdefault(folder.name, Style(folder.name, folder, meta))
     return list(found.values())
@@ -74,7 +81,7 @@ def find(name_or_path: str | os.PathLike, prefer: str = "lite") -> Path:
     p = Path(name_or_path)
     if p.exists() or p.suffix == ".onnx" or len(p.parts) > 1:
         return p
-    styles = {s.name.lower(): s for s in installed()}
+    styles = {s.name.lower(): s for s in installed() if not s.members}
     key = str(name_or_path).lower()
     for suffix in SIZES.get(prefer, SIZES["lite"]):
         if key + suffix in styles:
@@ -87,6 +94,37 @@ def find(name_or_path: str | os.PathLike, prefer: str = "lite") -> Path:
     if len(families) == 1 or (families and all(f.startswith(families[0]) for f in families)):
         return find(families[0], prefer)
     raise unknown("style", str(name_or_path), [s.name for s in styles.values()])
+
+
+def locate(spec: str | os.PathLike, prefer: str = "lite") -> Path | Mix:
+    """What ``--style`` names: a model path (see :func:`find`), or a :class:`Mix` of the styles
+    of an installed multi-style net (``a:0.7,b:0.3``, or a plain name that only a multi-style
+    net has)."""
+    text = str(spec)
+    parts = multistyle.parse(text)
+    if parts is None:
+        try:
+            return find(spec, prefer)
+        except ModelError:
+            parts = [(text, 1.0)]
+            if not _multi_with([text]):
+                raise
+    wanted = [name for name, _ in parts]
+    model = _multi_with(wanted)
+    if model is None:
+        known = sorted({m for s in installed() for m in s.members})
+        raise ModelError(f"no installed multi-style net has the styles {', '.join(wanted)} "
+                         f"(multi-style styles: {', '.join(known) or 'none installed'})")
+    return multistyle.mix_of(model.folder, model.members, parts)
+
+
+def _multi_with(names: list[str]) -> Style | None:
+    """The first installed multi-style net that has every one of ``names`` (any case)."""
+    want = {n.lower() for n in names}
+    for s in installed():
+        if s.members and want <= {m.lower() for m in s.members}:
+            return s
+    return None
 
 
 def unique_name(base: str, taken: Callable[[str], bool] | Container[str], sep: str = "-") -> str:

@@ -167,3 +167,23 @@ def wct_root(tmp_path_factory) -> Path:
     from tests.helpers import make_wct_root
 
     return make_wct_root(tmp_path_factory.mktemp("wct_models"))
+
+
+@pytest.fixture(scope="session")
+def multi_model(tmp_path_factory, photos) -> Path:
+    """An exported tiny multi-style model folder with the styles 'starry' and 'negative'
+    (2 steps; see tests/train/test_multistyle.py), inside a models root of its own:
+    ``multi_model.parent`` can be $RTSTYLE_MODELS."""
+    from dataclasses import replace
+
+    from rtstyle.train import export, multistyle
+    from tests.train.test_multistyle import CFG, paintings
+
+    root = tmp_path_factory.mktemp("multi_models")
+    run = tmp_path_factory.mktemp("multi_model_run") / "run"
+    multistyle.train(replace(CFG, steps=2), run, paintings(), photos)
+    export.export(run / "model")
+    import shutil
+
+    shutil.copytree(run / "model", root / "two_styles_tiny")
+    return root / "two_styles_tiny"

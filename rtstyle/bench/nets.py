@@ -56,7 +56,7 @@ def shipped_transformer(net: str) -> Path | None:
     from .. import styles
 
     for style in styles.installed():
-        if style.onnx and (style.meta.get("net") or {}).get("name") == net:
+        if style.onnx and not style.members and (style.meta.get("net") or {}).get("name") == net:
             return style.folder
     return None
 

@@ -90,16 +90,35 @@ def style_label(args: argparse.Namespace, stylizer) -> str:
     """What outputs are named after: the style the user chose (its installed name, so that
     ``starry_night_lite`` and ``starry_night_lite_stable`` differ), else the model's own name."""
     from .. import styles
+    from ..multistyle import Mix
 
     if args.style_image:
         name = Path(args.style_image[0]).stem
     elif args.style and not (Path(args.style).exists() or Path(args.style).suffix == ".onnx"
                              or len(Path(args.style).parts) > 1):
-        name = styles.find(args.style, styles.prefer_size(args.backend)).name
+        found = styles.locate(args.style, styles.prefer_size(args.backend))
+        name = found.label if isinstance(found, Mix) else found.name
     else:
         main = stylizer.models["main"]
         name = getattr(main, "name", None) or main.info.name
     return safe_name(name, "styled")
+
+
+def with_mixes(models: dict, backend: str, threads: int, shape, fp16: bool = False) -> dict:
+    """``models`` with every multi-style :class:`~rtstyle.multistyle.Mix` turned into a
+    :class:`~rtstyle.multistyle.StyleMix` (mixes of one net share one session)."""
+    from .. import multistyle
+    from ..errors import ConfigError
+
+    mixes = {k: v for k, v in models.items() if isinstance(v, multistyle.Mix)}
+    if not mixes:
+        return models
+    if fp16:
+        raise ConfigError("--fp16: multi-style nets ship in float32 only")
+    if backend in ("torch", "torch-compile"):
+        raise ConfigError(f"multi-style nets run on ONNX Runtime, not --backend {backend}")
+    made = multistyle.load(mixes, backend, threads, shape)
+    return {k: made.get(k, v) for k, v in models.items()}
 
 
 def make_stylizer(args: argparse.Namespace, shape=None):
@@ -114,10 +133,11 @@ def make_stylizer(args: argparse.Namespace, shape=None):
         raise InputError("one --style-image here (the webcam takes several)")
     paintings = painting_styles(args, shape)
     prefer = styles.prefer_size(args.backend)
-    models = {"main": styles.find(args.style, prefer) if args.style
+    models = {"main": styles.locate(args.style, prefer) if args.style
               else next(iter(paintings.values()))}
     if args.blend:
-        models["blend"] = styles.find(args.blend, prefer)
+        models["blend"] = styles.locate(args.blend, prefer)
+    models = with_mixes(models, args.backend, args.threads, shape, args.fp16)
     controls = Controls(strength=args.strength, preserve_color=args.preserve_color,
                         blend="blend" if args.blend else None, blend_weight=args.blend_weight,
                         stabilize=getattr(args, "stabilize", 0.0))

@@ -40,14 +40,25 @@ def run(args: argparse.Namespace) -> int:
     small = images.fit_within(photo, args.cell * 2)  # the sheet shows cells, not full size
     cells, titles = [small], ["original"]
     for s in found:
-        stylizer = Stylizer({s.name: s.folder}, backend=args.backend, warm_up=None)
-        cells.append(stylizer(small))
-        titles.append(s.name)
+        for name, model in _models_of(s, args.backend).items():
+            cells.append(Stylizer({name: model}, backend=args.backend, warm_up=None)(small))
+            titles.append(name)
     rows = [cells[i:i + args.columns] for i in range(0, len(cells), args.columns)]
     names = [titles[i:i + args.columns] for i in range(0, len(titles), args.columns)]
     final = target if args.overwrite else free_name(target, set())
     if final != target:
         print(f"{target.name} exists: wrote {final.name} instead (--overwrite replaces)")
     images.write_image(final, grid.image_grid(rows, cell=args.cell, titles=names))
-    print(f"wrote {final}: {Path(args.photo).name} in {len(found)} styles")
+    print(f"wrote {final}: {Path(args.photo).name} in {len(cells) - 1} styles")
     return 0
+
+
+def _models_of(style, backend: str) -> dict:
+    """{title: model} for one installed style: itself, or each style of a multi-style net."""
+    from .. import multistyle
+
+    if not style.members:
+        return {style.name: style.folder}
+    mixes = {f"{style.name}: {m}": multistyle.mix_of(style.folder, style.members, [(m, 1.0)])
+             for m in style.members}
+    return multistyle.load(mixes, backend)

@@ -23,7 +23,9 @@ def record(s) -> dict:
             "credit": st.get("credit") or None, "license": st.get("license") or None,
             "folder": str(s.folder), "exported": s.onnx is not None,
             "steps": training.get("steps"), "device": training.get("device"),
-            "label": s.meta.get("zoo", {}).get("label")}
+            "label": s.meta.get("zoo", {}).get("label"),
+            **({"styles": [{k: m.get(k) for k in ("name", "credit", "license")}
+                           for m in s.meta["styles"]]} if s.members else {})}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +48,14 @@ def run(args: argparse.Namespace) -> int:
     for s in found:
         st = s.meta.get("style", {})
         onnx = "" if s.onnx else "  (not exported: run 'rtstyle export')"
+        if s.members:
+            print(f"{s.name:{width}}  {s.meta.get('net', {}).get('name', '?'):5}  one net for "
+                  f"{len(s.members)} styles (--style NAME or NAME:0.7,OTHER:0.3){onnx}\n"
+                  f"{'':{width}}  {s.folder}")
+            for m in s.meta["styles"]:
+                print(f"{'':{width}}    {m['name']}: {m.get('credit') or 'credit unknown'} — "
+                      f"{m.get('license') or 'licence unknown'}")
+            continue
         label = s.meta.get("zoo", {}).get("label")
         print(f"{s.name:{width}}  {s.meta.get('net', {}).get('name', '?'):5}  "
               f"{st.get('credit') or 'credit unknown'} — {st.get('license') or 'licence unknown'}"

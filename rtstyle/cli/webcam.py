@@ -70,7 +70,7 @@ def _styles(spec):
         items = [s.strip() for s in spec.split(",") if s.strip()]
         return {_label(i, styles.find(i)): styles.find(i) for i in items}
     found = styles.installed()
-    usable = {s.name: s.folder for s in found if s.onnx}
+    usable = {s.name: s.folder for s in found if s.onnx and not s.members}
     if not usable:
         raise InputError("no styles installed: pass --style with an .onnx file or model folder "
                          "(see 'rtstyle styles')")

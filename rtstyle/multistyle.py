@@ -1,0 +1,110 @@
+"""Multi-style nets at run time (torch-free): one ONNX session for every style of the net, each
+style or blend chosen by the weights vector fed beside the frame.
+
+``--style starry_night:0.7,great_wave:0.3`` names a blend of styles of one installed multi-style
+model (weights are normalised to sum to one); a plain name of one of its styles is that style
+alone. :class:`StyleMix` looks like an inference backend to :class:`~rtstyle.stylizer.Stylizer`;
+mixes of one model share its session, so switching or morphing between them creates nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+from .onnx_model import STYLE_WEIGHTS_NAME
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A multi-style model folder and the weight of each of its styles (summing to one)."""
+
+    folder: Path
+    weights: tuple[float, ...]
+    names: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        used = [(n, w) for n, w in zip(self.names, self.weights) if w > 0]
+        if len(used) == 1:
+            return used[0][0]
+        return "+".join(f"{n}{round(100 * w)}" for n, w in used)
+
+
+def parse(spec: str) -> list[tuple[str, float]] | None:
+    """``'a:0.7,b:0.3'`` -> ``[('a', 0.7), ('b', 0.3)]``; None for a spec without weights."""
+    if ":" not in spec or os.sep in spec or Path(spec).exists():
+        return None
+    out = []
+    for part in spec.split(","):
+        name, sep, value = part.strip().rpartition(":")
+        if not sep or not name:
+            raise ConfigError(f"a style blend is NAME:WEIGHT,NAME:WEIGHT..., got '{spec}'")
+        try:
+            w = float(value)
+        except ValueError:
+            raise ConfigError(f"the weight of {name} in '{spec}' is not a number: "
+                              f"'{value}'") from None
+        if not (w >= 0 and math.isfinite(w)):
+            raise ConfigError(f"style weights must be >= 0, got {value} for {name}")
+        out.append((name.strip(), w))
+    if sum(w for _, w in out) <= 0:
+        raise ConfigError(f"the style weights in '{spec}' are all 0")
+    return out
+
+
+def mix_of(folder: Path, names: list[str], parts: list[tuple[str, float]]) -> Mix:
+    """The :class:`Mix` of ``parts`` (names matched without case) in a model with ``names``."""
+    index = {n.lower(): i for i, n in enumerate(names)}
+    w = [0.0] * len(names)
+    for name, weight in parts:
+        w[index[name.lower()]] += weight
+    total = sum(w)
+    return Mix(folder, tuple(x / total for x in w), tuple(names))
+
+
+class StyleMix:
+    """One style or blend of a multi-style net, run through a (shared) ONNX Runtime backend."""
+
+    def __init__(self, backend, mix: Mix):
+        self.backend, self.info = backend, backend.info
+        self.name = mix.label
+        self.set_weights(mix.weights)
+
+    def set_weights(self, weights) -> None:
+        """Another blend of the same styles (e.g. a morph between two): nothing is rebuilt."""
+        w = np.asarray(weights, np.float32).reshape(1, -1)
+        if w.shape[1] != len(self.info.styles):
+            raise ConfigError(f"{len(self.info.styles)} style weights needed, got {w.shape[1]}")
+        self.weights = w
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.backend.feeds = {STYLE_WEIGHTS_NAME: self.weights}
+        return self.backend.run(batch)
+
+    def warm_up(self, shape: tuple[int, int]) -> None:
+        self.backend.feeds = {STYLE_WEIGHTS_NAME: self.weights}
+        self.backend.warm_up(shape)
+
+    def describe(self) -> str:
+        return self.backend.describe()
+
+
+def load(mixes: dict[str, Mix], backend: str = "auto", threads: int = 0,
+         shape: tuple[int, int] | None = None) -> dict[str, StyleMix]:
+    """{name: StyleMix}, one ONNX Runtime session per model folder."""
+    from .backends import OrtBackend
+    from .onnx_model import resolve
+
+    sessions: dict[Path, OrtBackend] = {}
+    out = {}
+    for name, mix in mixes.items():
+        if mix.folder not in sessions:
+            sessions[mix.folder] = OrtBackend(resolve(mix.folder), backend, threads, shape)
+        out[name] = StyleMix(sessions[mix.folder], mix)
+    return out
