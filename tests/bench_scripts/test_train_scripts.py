@@ -67,3 +67,21 @@ def test_train_curve_scores_every_checkpoint_against_one_gatys_curve(photos, tmp
     again = run("train_curve.py", "--checkpoints", snaps, "--images", photo, "--size", 40,
                 "--iterations", 5, "--gatys-cache", cache, "--out", out)
     assert "Gatys" not in again.stdout  # the cached curve is reused
+
+
+def test_loss_sweep_fine_tunes_one_net_per_variant_and_reuses_finished_ones(tiny_model, photos,
+                                                                            tmp_path):
+    out = tmp_path / "sweep"
+    args = ["--init", tiny_model, "--style", STYLE, "--data", photos, "--steps", 1,
+            "--extra", "--image-size 32 --batch-size 2 --workers 0 --device cpu",
+            "--variant", "sw10=--style-weight 10", "--variant", "sw30=--style-weight 30",
+            "--out", out]
+    first = run("loss_sweep.py", *args)
+    for name, weight in (("sw10", 10.0), ("sw30", 30.0)):
+        meta = json.loads((out / name / "model" / "model.json").read_text())
+        assert meta["recipe"]["config"]["loss"]["style_weight"] == weight
+        assert meta["training"]["init"]["steps"] == 3 and (out / name / "model" /
+                                                           "model.onnx").is_file()
+    assert "sw30: " in first.stdout
+    again = run("loss_sweep.py", *args)
+    assert "sw10: done" in again.stdout and "sw30: done" in again.stdout
