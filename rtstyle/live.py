@@ -1,6 +1,7 @@
 """The live filter: newest frame -> Stylizer -> OpenCV window (or a file when headless).
 
-Keys: ``n``/``p`` next/previous style, ``1``-``9`` a style directly, ``+``/``-`` strength,
+Keys: ``n``/``p`` next/previous style (between styles of one multi-style net, a smooth morph
+over about half a second), ``1``-``9`` a style directly, ``+``/``-`` strength,
 ``c`` preserve colour, ``b`` blend with the next style, ``t`` stabilise on/off (flow-guided
 blending of the previous frame, :mod:`rtstyle.stabilize`), ``s`` split view (original | stylised),
 ``r`` start/stop recording, space: screenshot, ``f`` fullscreen, ``h`` overlay, ``q``/Esc quit.
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from . import images
+from .multistyle import Morph, morph_between
 from .sources import LatestFrame, SourceError
 from .stabilize import DEFAULT_WEIGHT
 from .stylizer import Stylizer
@@ -41,6 +43,10 @@ class LiveState:
     blend: bool = False
     #: What ``t`` switches stabilisation to (the --stabilize value, or the default).
     stabilize: float = DEFAULT_WEIGHT
+    #: A style change in progress between styles of one multi-style net.
+    morph: Morph | None = None
+    #: Frames a morph takes.
+    morph_frames: int = 12
 
 
 @dataclass
@@ -67,6 +73,7 @@ def handle_key(key: int, state: LiveState, st: Stylizer) -> str | None:
     names = st.names
     i = names.index(st.style)
     c = st.controls
+    before = st.style
     if ch in ("q", "\x1b"):
         state.quit = True
     elif ch == "n":
@@ -98,6 +105,10 @@ def handle_key(key: int, state: LiveState, st: Stylizer) -> str | None:
     elif ch == "f":
         state.fullscreen = not state.fullscreen
         return "fullscreen"
+    if st.style != before:
+        if state.morph is not None:
+            state.morph.stop()
+        state.morph = morph_between(st.models[before], st.models[st.style], state.morph_frames)
     if state.blend and len(names) > 1:  # blend with the style after the current one
         partner = names[(names.index(st.style) + 1) % len(names)]
         st.set_controls(replace(st.controls, blend=partner))
@@ -208,6 +219,8 @@ class LiveLoop:
                     if self.window:
                         self._handle(self.key_source(1), None)
                     continue
+                if self.state.morph is not None and self.state.morph.step():
+                    self.state.morph = None
                 styled = self.st(frame.image)
                 shown = compose(frame.image, styled, self.state.split)
                 now = time.perf_counter()

@@ -75,6 +75,8 @@ class StyleMix:
         self.backend, self.info = backend, backend.info
         self.name = mix.label
         self.set_weights(mix.weights)
+        #: The mix's own weights (``weights`` differ from them while a morph passes through).
+        self.home = self.weights.copy()
 
     def set_weights(self, weights) -> None:
         """Another blend of the same styles (e.g. a morph between two): nothing is rebuilt."""
@@ -93,6 +95,35 @@ class StyleMix:
 
     def describe(self) -> str:
         return self.backend.describe()
+
+
+class Morph:
+    """A smooth change of style within one multi-style net: over ``frames`` frames the target's
+    weights go from where the previous style was to the target's own, one step per frame (the
+    same session throughout: no reload, no dropped frame)."""
+
+    def __init__(self, target: StyleMix, start: np.ndarray, frames: int = 12):
+        self.target, self.start, self.frames, self.done = target, np.asarray(start), frames, 0
+        target.set_weights(self.start)
+
+    def step(self) -> bool:
+        """Advance one frame; True once the target has its own weights again."""
+        self.done += 1
+        t = min(1.0, self.done / self.frames)
+        self.target.set_weights((1 - t) * self.start + t * self.target.home)
+        return t >= 1.0
+
+    def stop(self) -> None:
+        self.target.set_weights(self.target.home)
+
+
+def morph_between(old, new, frames: int = 12) -> Morph | None:
+    """A :class:`Morph` from style ``old`` to ``new`` when both are mixes of one net, else None
+    (a switch between separate nets is instant)."""
+    if isinstance(old, StyleMix) and isinstance(new, StyleMix) and old.backend is new.backend \
+            and frames > 1:
+        return Morph(new, old.weights.copy(), frames)
+    return None
 
 
 def load(mixes: dict[str, Mix], backend: str = "auto", threads: int = 0,

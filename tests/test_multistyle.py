@@ -105,3 +105,57 @@ def test_sheet_draws_each_style_of_a_multi_style_net(installed, capsys, tmp_path
                              "--backend", "ort-cpu"], capsys)
     assert code == 0, err
     assert "in 2 styles" in stdout and out.is_file()
+
+
+def test_the_live_keys_morph_between_styles_of_one_net_without_a_new_session(installed):
+    from rtstyle import live
+    from rtstyle.stylizer import Stylizer
+
+    made = multistyle.load({n: styles.locate(n) for n in ("starry", "negative")}, "ort-cpu")
+    st = Stylizer(made, backend="ort-cpu", warm_up=None)
+    state = live.LiveState(morph_frames=4)
+    frame = np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    before = st(frame)
+    live.handle_key(ord("n"), state, st)
+    assert st.style == "negative" and state.morph is not None
+    seen = []
+    for _ in range(4):
+        done = state.morph.step()
+        seen.append(made["negative"].weights[0].tolist())
+        st(frame)
+    assert done and seen == [[0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0.0, 1.0]]
+    assert made["starry"].backend is made["negative"].backend  # one session throughout
+    live.handle_key(ord("p"), state, st)  # and back: from where "negative" is, to "starry"
+    for _ in range(4):
+        state.morph.step()
+    np.testing.assert_array_equal(st(frame), before)
+
+
+def test_a_switch_during_a_morph_leaves_the_abandoned_style_at_its_own_weights(installed):
+    from rtstyle import live
+    from rtstyle.stylizer import Stylizer
+
+    made = multistyle.load({n: styles.locate(n) for n in ("starry", "negative")}, "ort-cpu")
+    st = Stylizer(made, backend="ort-cpu", warm_up=None)
+    state = live.LiveState(morph_frames=4)
+    live.handle_key(ord("n"), state, st)
+    state.morph.step()
+    live.handle_key(ord("n"), state, st)  # back to starry before the morph ended
+    assert made["negative"].weights.tolist() == made["negative"].home.tolist()
+    assert state.morph.target is made["starry"]
+
+
+def test_webcam_preloads_every_style_of_a_multi_style_net(installed, capsys, tmp_path):
+    from tests.helpers import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, size=(48, 32), audio=False)
+    out = tmp_path / "live.mp4"
+    code, stdout, err = cli(["webcam", "--source", clip, "--headless", "--output", out,
+                             "--backend", "ort-cpu", "--frames", "4"], capsys)
+    assert code == 0, err
+    assert "styles: starry, negative on ort-cpu" in stdout and out.is_file()
+    code, stdout, err = cli(["webcam", "--source", clip, "--headless", "--output",
+                             tmp_path / "one.mp4", "--backend", "ort-cpu", "--frames", "2",
+                             "--style", "negative,starry"], capsys)
+    assert code == 0, err
+    assert "styles: negative, starry on" in stdout

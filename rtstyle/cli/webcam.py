@@ -63,14 +63,20 @@ def _paintings_given_as_styles(args) -> None:
 
 
 def _styles(spec):
-    from .. import styles
+    from .. import multistyle, styles
     from ..errors import InputError
+    from ..multistyle import Mix
 
     if spec:
         items = [s.strip() for s in spec.split(",") if s.strip()]
-        return {_label(i, styles.find(i)): styles.find(i) for i in items}
+        found = {i: styles.locate(i) for i in items}
+        return {(m.label if isinstance(m, Mix) else _label(i, m)): m for i, m in found.items()}
     found = styles.installed()
     usable = {s.name: s.folder for s in found if s.onnx and not s.members}
+    for s in found:  # every style of a multi-style net: n/p morph between them
+        if s.onnx and s.members:
+            usable.update({m: multistyle.mix_of(s.folder, s.members, [(m, 1.0)])
+                           for m in s.members if m not in usable})
     if not usable:
         raise InputError("no styles installed: pass --style with an .onnx file or model folder "
                          "(see 'rtstyle styles')")
@@ -123,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless:
         live.check_display()
     size = sources.parse_size(args.size)
-    from .engine_args import painting_styles
+    from .engine_args import painting_styles, with_mixes
 
     _paintings_given_as_styles(args)
     paintings = painting_styles(args, None)
@@ -140,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     source = sources.Source(args.source, size, args.fps, args.loop)
     print(f"source {source.describe()}")
     warm = (source.size[1], source.size[0]) if min(source.size) >= 16 else None
+    models = with_mixes(models, args.backend, args.threads, warm, args.fp16)
     st = Stylizer(models, backend=args.backend, threads=args.threads, scale=args.scale,
                   max_side=args.max_side, controls=controls, warm_up=warm, fp16=args.fp16)
     print(f"styles: {', '.join(st.names)} on {st.describe()}")
