@@ -61,3 +61,33 @@ def test_the_shipped_decoders_default_to_levels_whose_psnr_meets_the_floor():
         ev = metadata.read(root / f"level{level}")["evaluation"]
         assert (level in chosen) == (ev["psnr_db"] >= ev["floor_db"])
     assert chosen and list(chosen) == sorted(chosen, reverse=True)
+
+
+def test_the_default_chain_keeps_the_photo_where_all_five_levels_lose_it():
+    """The floor: an output must keep at least twice as much of the photo as the painting itself
+    would (content distance under the training loss; the painting scores ~87k here). With the
+    shipped decoders the default chain (3, 2, 1) scores ~27k, all five levels ~92k."""
+    from rtstyle import assets, images
+    from rtstyle.train.evaluate import score_image
+    from rtstyle.train.trainer import TrainConfig
+    from rtstyle.train.wct.stylize import WCTConfig, stylize_wct
+    from rtstyle.train.wct.trainer import encoder_for, find_decoder, load_decoder
+    from tests.helpers import ROOT, STYLE
+
+    root = ROOT / "models" / "wct"
+    photo = images.read_image(assets.path(assets.DEMO_CONTENT), max_side=256)
+    painting = images.read_image(STYLE, max_side=256)
+    loss = TrainConfig().loss
+    floor = score_image(images.resize_to(painting, photo.shape[:2]), photo, painting,
+                        loss)["content"] / 2
+
+    def content(chain):
+        decoders = {lv: load_decoder(find_decoder(lv, root))[0] for lv in chain}
+        encoders = {lv: encoder_for(lv, "cpu") for lv in chain}
+        out = stylize_wct(photo, [painting], encoders, decoders,
+                          WCTConfig(levels=chain, size=256))
+        return score_image(out, photo, painting, loss)["content"]
+
+    chosen, _ = levels.default_levels(root)
+    assert content(chosen) < floor
+    assert content((5, 4, 3, 2, 1)) > floor  # what the old default did: the floor has teeth
