@@ -1,0 +1,80 @@
+"""What ``rtstyle wct``'s level choice does to a photo: content and style distances (under the
+default training loss, VGG19 Gram and feature distances) of the default chain, of all five
+levels, of Gatys-100 from noise on the same loss (the quality reference), and of the painting
+itself as the output (the "nothing of the photo is left" end), per photo and painting.
+
+    python bench/wct_defaults.py --photos rtstyle/assets/tubingen.jpg \\
+        ../shared/data/test_content/golden_gate.jpg --paintings \\
+        ../shared/data/styles/starry_night_van_gogh.jpg ../shared/data/styles/great_wave_hokusai.jpg \\
+        --size 256 --out bench/results/wct_defaults_cpu_DATE
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import output, write_report  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--photos", nargs="+", required=True, type=Path)
+    p.add_argument("--paintings", nargs="+", required=True, type=Path)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--gatys-iterations", type=int, default=100, help="0 leaves Gatys out")
+    p.add_argument("--decoders", help="folder with level1..level5 (default: the search path)")
+    p.add_argument("--out", required=True, type=Path)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from rtstyle import images
+    from rtstyle.train.evaluate import score_image
+    from rtstyle.train.gatys import GatysConfig, stylize_gatys
+    from rtstyle.train.trainer import TrainConfig
+    from rtstyle.train.wct.levels import default_levels
+    from rtstyle.train.wct.stylize import WCTConfig, stylize_wct
+    from rtstyle.train.wct.trainer import encoder_for, find_decoder, load_decoder
+
+    loss = TrainConfig().loss
+    chosen, _ = default_levels(args.decoders)
+    decoders = {lv: load_decoder(find_decoder(lv, args.decoders))[0] for lv in range(1, 6)}
+    encoders = {lv: encoder_for(lv, "cpu") for lv in range(1, 6)}
+    methods = {f"wct {','.join(map(str, chosen))} (default)": chosen,
+               "wct 5,4,3,2,1": (5, 4, 3, 2, 1)}
+    rows = []
+    for photo_path in args.photos:
+        photo = images.read_image(photo_path, max_side=args.size)
+        for painting_path in args.paintings:
+            painting = images.read_image(painting_path, max_side=args.size)
+            outs = {name: stylize_wct(photo, [painting], encoders, decoders,
+                                      WCTConfig(levels=chain, size=args.size))
+                    for name, chain in methods.items()}
+            if args.gatys_iterations:
+                cfg = GatysConfig(loss=loss, size=args.size, iterations=args.gatys_iterations,
+                                  init="noise", device="cpu")
+                outs[f"gatys {args.gatys_iterations} (noise)"] = \
+                    stylize_gatys(photo, [painting], cfg).image
+            outs["the painting itself"] = images.resize_to(painting, photo.shape[:2])
+            for name, img in outs.items():
+                d = score_image(img, photo, painting, loss)
+                rows.append({"photo": photo_path.name, "painting": painting_path.name,
+                             "method": name, "content": d["content"], "style": d["style"]})
+                print(f"{photo_path.name:16s} {painting_path.name:32s} {name:26s} content "
+                      f"{d['content']:9.4g} style {d['style']:9.4g}", flush=True)
+    write_report(output(args.out, ".json"), "wct_defaults", rows, size=args.size,
+                 default_levels=list(chosen))
+    lines = [f"Distances under the default training loss at {args.size} px (lower = closer)", "",
+             "| photo | painting | method | content | style |", "|---|---|---|---|---|"]
+    lines += [f"| {r['photo']} | {r['painting']} | {r['method']} | {r['content']:.3g} | "
+              f"{r['style']:.3g} |" for r in rows]
+    output(args.out, ".md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
