@@ -3,9 +3,10 @@ default training loss, VGG19 Gram and feature distances) of the default chain, o
 levels, of Gatys-100 from noise on the same loss (the quality reference), and of the painting
 itself as the output (the "nothing of the photo is left" end), per photo and painting.
 
+    S=../shared/data/styles
     python bench/wct_defaults.py --photos rtstyle/assets/tubingen.jpg \\
         ../shared/data/test_content/golden_gate.jpg --paintings \\
-        ../shared/data/styles/starry_night_van_gogh.jpg ../shared/data/styles/great_wave_hokusai.jpg \\
+        $S/starry_night_van_gogh.jpg $S/great_wave_hokusai.jpg \\
         --size 256 --out bench/results/wct_defaults_cpu_DATE
 """
 
