@@ -450,7 +450,7 @@ def table(folders: Sequence[Path]) -> str:
         meta = metadata.read(folder)
         ev = meta.get("evaluation")
         t = meta.get("training", {})
-        steps = f"{t.get('steps', '?')} ({t.get('device', '?')})"
+        steps = f"{_steps(t)} ({t.get('device', '?')})"
         if not ev or not ev.get("images"):
             lines.append(f"| {folder.name} | {meta['net']['name']} | {steps} | not evaluated "
                          "| | | | | | | | |")
@@ -473,20 +473,30 @@ def table(folders: Sequence[Path]) -> str:
 
 
 def training_table(folders: Sequence[Path]) -> str:
-    """A Markdown table of how each installed net was trained: style weight, steps, device,
-    seconds, images/s and the final losses (means of the last steps)."""
-    lines = ["| style | net | style weight | steps | device | seconds | images/s | "
+    """A Markdown table of how each installed net was trained: style weight, steps and CPU-hours
+    (of every run behind a fine-tuned net; its last run's steps in brackets), device, images/s
+    and the final losses (means of the last steps)."""
+    lines = ["| style | net | style weight | steps | hours | device | images/s | "
              "content loss | style loss |", "|---|---|---|---|---|---|---|---|---|"]
     for folder in folders:
         meta = metadata.read(folder)
         t, loss = meta.get("training", {}), meta["recipe"]["config"]["loss"]
         final = t.get("final_losses", {})
         secs, seen = t.get("seconds"), t.get("images_seen")
-        timing = f"{secs:.0f} | {seen / secs:.2f}" if secs and seen else "- | -"
+        rate = f"{seen / secs:.2f}" if secs and seen else "-"
+        total = t.get("total_seconds", secs)
+        hours = f"{total / 3600:.2f}" if total else "-"
         lines.append(f"| {folder.name} | {meta['net']['name']} | {loss['style_weight']:g} | "
-                     f"{t.get('steps', '-')} | {t.get('device', '-')} | {timing} | "
+                     f"{_steps(t)} | {hours} | {t.get('device', '-')} | {rate} | "
                      f"{_sci(final.get('content'))} | {_sci(final.get('style'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _steps(training: dict[str, Any]) -> str:
+    steps = training.get("steps", "-")
+    if "total_steps" in training:
+        return f"{training['total_steps']} ({steps} in its last run)"
+    return str(steps)
 
 
 def _pair(a: dict[str, Any], key: str) -> str:

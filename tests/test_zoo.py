@@ -225,7 +225,9 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
     assert images.read_image(tmp_path / "models" / "zoo_sheet.png").shape[1] > 2 * 128
     assert "| starry_tiny | tiny |" in (tmp_path / "models" / "zoo_evaluation.md").read_text()
     trained = zoo.training_table([folder])
-    assert "| starry_tiny | tiny | 20 | 2 | " in trained
+    assert "| starry_tiny | tiny | 20 | 2 | 0.00 | cpu" in trained
+    tuned = {"steps": 5, "total_steps": 8, "seconds": 3600.0, "total_seconds": 7200.0}
+    assert zoo._steps(tuned) == "8 (5 in its last run)"
     table = zoo.table([folder])
     assert table.count("| starry_tiny | tiny |") == 2 and "n/a" in table
     assert f"{fl['warping_error']:.2f} ({fl['original_warping_error']:.2f})" in table
