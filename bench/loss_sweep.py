@@ -30,6 +30,10 @@ def parse_args(argv=None):
                    help="a name and its rtstyle train flags; repeat")
     p.add_argument("--out", required=True, type=Path, help="folder of the variants' runs")
     p.add_argument("--extra", default="", help="flags every variant gets (e.g. '--net lite')")
+    p.add_argument("--style-name", help="default: the init model's when it was trained on this "
+                   "painting, else the file's name")
+    p.add_argument("--style-credit", help="default: the init model's, for the same painting")
+    p.add_argument("--style-license", help="default: the init model's, for the same painting")
     return p.parse_args(argv)
 
 
@@ -47,11 +51,13 @@ def train_command(args, flags: list[str], run: Path) -> list[str]:
     from rtstyle import metadata
 
     meta = metadata.read(args.init)
-    style = meta.get("style", {})
+    same = meta.get("style", {}).get("source") == args.style.name
+    style = meta.get("style", {}) if same else {"name": args.style.stem}
     return [sys.executable, "-m", "rtstyle", "train", "--out", str(run), "--init", args.init,
             "--net", meta["net"]["name"], "--style", str(args.style), "--data", str(args.data),
-            "--style-name", style.get("name") or args.style.stem,
-            "--style-credit", style.get("credit", ""), "--style-license", style.get("license", ""),
+            "--style-name", args.style_name or style.get("name") or args.style.stem,
+            "--style-credit", args.style_credit or style.get("credit", ""),
+            "--style-license", args.style_license or style.get("license", ""),
             "--steps", str(args.steps), "--checkpoint-every", "100", "--preview-every", "0",
             "--quiet", *shlex.split(args.extra), *flags]
 

@@ -83,5 +83,6 @@ def test_loss_sweep_fine_tunes_one_net_per_variant_and_reuses_finished_ones(tiny
         assert meta["training"]["init"]["steps"] == 3 and (out / name / "model" /
                                                            "model.onnx").is_file()
     assert "sw30: " in first.stdout
+    assert meta["style"]["name"] == "starry_night_van_gogh"  # the init's painting: its name
     again = run("loss_sweep.py", *args)
     assert "sw10: done" in again.stdout and "sw30: done" in again.stdout
