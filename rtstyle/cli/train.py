@@ -133,7 +133,7 @@ def config_updates(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import config, images, interrupts
+    from .. import config, images
     from ..errors import InputError
     from ..train import distributed, trainer
 
@@ -190,22 +190,37 @@ def run(args: argparse.Namespace) -> int:
         preview = _preview_images(args.preview_images, data)
 
     prepare_run(cfg, world, data, args.quiet)
-    bar = TrainingBar(args.quiet or not world.is_main)
-    with interrupts.deferred() as stop, bar:
-        result = trainer.train(cfg, run_dir.path, style, info, data, preset_name=preset_name,
-                               state=state, preview=preview, on_step=bar.update, stop=stop)
-    if not world.is_main:
-        return 130 if result.interrupted else 0
-    if result.interrupted:
-        print(f"rtstyle: stopped at step {result.steps} of {result.total_steps} ({stop.signal_name}); "
-              f"checkpoint saved. Continue with: rtstyle train --out {args.out} --resume")
-        return 130
+    result, code = run_in_foreground(
+        lambda on_step, stop: trainer.train(cfg, run_dir.path, style, info, data,
+                                            preset_name=preset_name, state=state,
+                                            preview=preview, on_step=on_step, stop=stop),
+        world, args, "train")
+    if code is not None:
+        return code
     ips = result.images_per_s
     skipped = f"; {result.skipped_images} unreadable images skipped" if result.skipped_images else ""
     print(f"trained {result.steps} steps in {result.seconds:.0f} s ({ips:.1f} images/s on "
           f"{result.device}){skipped}\nmodel: {result.model_dir}\nlosses: {run_dir.csv} "
           f"(plot {run_dir.plot}); previews in {run_dir.previews}")
     return 0
+
+
+def run_in_foreground(train, world, args: argparse.Namespace, command: str):
+    """Run ``train(on_step, stop)`` with a progress bar and Ctrl-C/SIGTERM deferred to a
+    checkpoint; returns (result, exit code to return now, or None when it finished)."""
+    from .. import interrupts
+
+    bar = TrainingBar(args.quiet or not world.is_main)
+    with interrupts.deferred() as stop, bar:
+        result = train(bar.update, stop)
+    if not world.is_main:
+        return result, 130 if result.interrupted else 0
+    if result.interrupted:
+        print(f"rtstyle: stopped at step {result.steps} of {result.total_steps} "
+              f"({stop.signal_name}); checkpoint saved. Continue with: rtstyle {command} --out "
+              f"{args.out} --resume")
+        return result, 130
+    return result, None
 
 
 def prepare_run(cfg, world, data: str, quiet: bool) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .progress import TrainingBar
-
 
 def add_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("one net for several styles (conditional instance norm)")
@@ -91,10 +89,9 @@ def start(args: argparse.Namespace, updates: dict, world):
 
 
 def run(args: argparse.Namespace, run_dir, world, updates: dict, state) -> int:
-    from .. import interrupts
     from ..train import multistyle, trainer
     from ..train.data import find_images
-    from .train import _preview_images, data_folder, prepare_run
+    from .train import _preview_images, data_folder, prepare_run, run_in_foreground
 
     if state is not None:
         cfg = trainer.resumed_config(state, updates)
@@ -109,18 +106,14 @@ def run(args: argparse.Namespace, run_dir, world, updates: dict, state) -> int:
             run_dir.prepare(resume=False, force=args.force)
     preview = _preview_images(args.preview_images, data) if world.is_main else None
     prepare_run(cfg, world, data, args.quiet)
-    bar = TrainingBar(args.quiet or not world.is_main)
-    with interrupts.deferred() as stop, bar:
-        result = multistyle.train(cfg, run_dir.path, paintings, data, add_style=add_style,
-                                  preset_name=preset_name, state=state, preview=preview,
-                                  on_step=bar.update, stop=stop)
-    if not world.is_main:
-        return 130 if result.interrupted else 0
-    if result.interrupted:
-        print(f"rtstyle: stopped at step {result.steps} of {result.total_steps} "
-              f"({stop.signal_name}); checkpoint saved. Continue with: rtstyle train --out "
-              f"{args.out} --resume")
-        return 130
+    result, code = run_in_foreground(
+        lambda on_step, stop: multistyle.train(cfg, run_dir.path, paintings, data,
+                                               add_style=add_style, preset_name=preset_name,
+                                               state=state, preview=preview, on_step=on_step,
+                                               stop=stop),
+        world, args, "train")
+    if code is not None:
+        return code
     names = ", ".join(p.info.name for p in paintings)
     print(f"trained {result.steps} steps in {result.seconds:.0f} s ({result.images_per_s:.1f} "
           f"images/s on {result.device}) for {len(paintings)} styles ({names})\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 
 from .args import add_common, nonneg_float, positive_int
-from .progress import TrainingBar
 from .train import (
     COMMON_FLAGS,
     _preview_images,
@@ -19,6 +18,7 @@ from .train import (
     check_resume_flags,
     data_folder,
     prepare_run,
+    run_in_foreground,
     run_updates,
 )
 
@@ -49,7 +49,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .. import assets, config, interrupts
+    from .. import assets, config
     from ..errors import InputError
     from ..train import distributed, trainer
     from ..train.data import find_images
@@ -91,17 +91,14 @@ def run(args: argparse.Namespace) -> int:
     preview = _preview_images(args.preview_images, data) if world.is_main else None
 
     prepare_run(cfg, world, data, args.quiet)
-    bar = TrainingBar(args.quiet or not world.is_main)
-    with interrupts.deferred() as stop, bar:
-        result = wct_trainer.train_wct(cfg, run_dir.path, data, state=state, preview=preview,
-                                       eval_paths=eval_paths, eval_size=eval_size, on_step=bar.update, stop=stop)
-    if not world.is_main:
-        return 130 if result.interrupted else 0
-    if result.interrupted:
-        print(f"rtstyle: stopped at step {result.steps} of {result.total_steps} "
-              f"({stop.signal_name}); checkpoint saved. Continue with: rtstyle train-wct --out "
-              f"{args.out} --resume")
-        return 130
+    result, code = run_in_foreground(
+        lambda on_step, stop: wct_trainer.train_wct(cfg, run_dir.path, data, state=state,
+                                                    preview=preview, eval_paths=eval_paths,
+                                                    eval_size=eval_size, on_step=on_step,
+                                                    stop=stop),
+        world, args, "train-wct")
+    if code is not None:
+        return code
     from .. import metadata
 
     ev = metadata.read(result.model_dir).get("evaluation", {})

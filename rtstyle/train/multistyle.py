@@ -34,7 +34,7 @@ from .multistyle_net import CondInstanceNorm, MultiStyleNet, from_single, one_ho
     with_one_more_style
 from .run_folder import RunFolder
 from .run_loop import RunLoop, TrainResult
-from .trainer import StyleInfo, TrainConfig, check, lineage
+from .trainer import StyleInfo, TrainConfig, check
 from .transformer_net import describe, net_config
 
 KIND = "multi-style"
@@ -196,12 +196,6 @@ class MultiStyleTrainer(RunLoop):
 
     def _title(self):
         return f"{len(self.paintings)} styles: {self.cfg.net} net"
-
-    def _training_meta(self):
-        meta = super()._training_meta()
-        if self.cfg.init:
-            meta.update(lineage(self.cfg.init, meta))
-        return meta
 
     def _save_model(self, sheet):
         cfg = self.cfg

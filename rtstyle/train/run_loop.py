@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import atomic, config, frames, grid, images, report
+from .. import atomic, config, frames, grid, images, metadata, report
 from ..errors import ConfigError, RtstyleError
 from ..interrupts import StopRequest
 from . import checkpoint, distributed, photo_cache, precision
@@ -321,7 +321,8 @@ class RunLoop:
             "skipped_images": len(self.loader.skipped), "data_images": len(self.files),
             "torch": str(torch.__version__), "python": platform.python_version(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        }
+        } | (lineage(init, {"steps": self.step, "seconds": self.seconds})
+             if (init := getattr(self.cfg, "init", None)) else {})
 
     # -- the loop
     def run(self, state, preview, on_step) -> TrainResult:
@@ -401,6 +402,25 @@ class RunLoop:
         return TrainResult(self.run_dir.path, self.step, self.total, self._rows(), self.seconds,
                            _device_name(self.device), interrupted, model_dir,
                            len(self.loader.skipped), cfg.batch_size * self.world.size)
+
+
+def lineage(init: str, training: Mapping[str, Any]) -> dict[str, Any]:
+    """How a fine-tuned net's starting point was made, so that its label can count every step
+    and CPU-hour behind it: ``init`` (the starting model's own training section, less its
+    losses) and ``total_steps`` / ``total_seconds`` over the whole chain."""
+    try:
+        meta = metadata.read(init)
+    except (RtstyleError, OSError) as e:  # moved since the run began: count this run alone
+        log.warning("cannot read --init %s for the model's lineage: %s", init, e)
+        return {"init": {"model": str(init)}}
+    before = {k: v for k, v in meta.get("training", {}).items() if k != "final_losses"}
+    loss = meta.get("recipe", {}).get("config", {}).get("loss", {})
+    before["style_weight"] = loss.get("style_weight")
+    return {"init": before,
+            "total_steps": int(before.get("total_steps", before.get("steps", 0)))
+            + int(training["steps"]),
+            "total_seconds": round(float(before.get("total_seconds", before.get("seconds", 0.0)))
+                                   + float(training["seconds"]), 1)}
 
 
 def _csv_row(row: Sequence[float]) -> list:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import assets, config, frames, images, metadata
+from .. import assets, config, frames, images
 from ..errors import ConfigError, InputError, RtstyleError
 from ..interrupts import StopRequest
 from . import checkpoint, distributed, model_folder, precision, temporal
@@ -28,7 +28,7 @@ from .temporal import Jitter
 from .transformer_net import NETS, TransformerNet, build, describe, net_config
 from .run_folder import RunFolder, resume_state  # noqa: F401  (the CLI's entry points)
 from .run_loop import (HISTORY_COLUMNS, NonFiniteLoss, RunLoop, RunSettings,  # noqa: F401
-                       TrainResult, _device_name, check_device, optimise, stylize)
+                       TrainResult, _device_name, check_device, lineage, optimise, stylize)
 
 log = logging.getLogger(__name__)
 
@@ -256,12 +256,6 @@ class StyleTrainer(RunLoop):
     def _title(self):
         return f"{self.style_info.name}: {self.cfg.net} net"
 
-    def _training_meta(self):
-        meta = super()._training_meta()
-        if self.cfg.init:
-            meta.update(lineage(self.cfg.init, meta))
-        return meta
-
     def _save_model(self, sheet):
         meta = style_model_meta(self.cfg, self.preset_name, self.style_info, self.style,
                                 self._training_meta())
@@ -282,25 +276,6 @@ def style_model_meta(cfg: TrainConfig, preset_name: str, style_info: StyleInfo,
         "recipe": {"preset": preset_name, "config": config.to_dict(cfg)},
         "training": training,
     }
-
-
-def lineage(init: str, training: Mapping[str, Any]) -> dict[str, Any]:
-    """How a fine-tuned net's starting point was made, so that its label can count every step
-    and CPU-hour behind it: ``init`` (the starting model's own training section, less its
-    losses) and ``total_steps`` / ``total_seconds`` over the whole chain."""
-    try:
-        meta = metadata.read(init)
-    except (RtstyleError, OSError) as e:  # moved since the run began: count this run alone
-        log.warning("cannot read --init %s for the model's lineage: %s", init, e)
-        return {"init": {"model": str(init)}}
-    before = {k: v for k, v in meta.get("training", {}).items() if k != "final_losses"}
-    loss = meta.get("recipe", {}).get("config", {}).get("loss", {})
-    before["style_weight"] = loss.get("style_weight")
-    return {"init": before,
-            "total_steps": int(before.get("total_steps", before.get("steps", 0)))
-            + int(training["steps"]),
-            "total_seconds": round(float(before.get("total_seconds", before.get("seconds", 0.0)))
-                                   + float(training["seconds"]), 1)}
 
 
 def model_from_checkpoint(path: str | os.PathLike, folder: str | os.PathLike) -> Path:
