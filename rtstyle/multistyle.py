@@ -9,63 +9,13 @@ mixes of one model share its session, so switching or morphing between them crea
 
 from __future__ import annotations
 
-import math
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ConfigError
 from .onnx_model import STYLE_WEIGHTS_NAME
-
-
-@dataclass(frozen=True)
-class Mix:
-    """A multi-style model folder and the weight of each of its styles (summing to one)."""
-
-    folder: Path
-    weights: tuple[float, ...]
-    names: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        used = [(n, w) for n, w in zip(self.names, self.weights) if w > 0]
-        if len(used) == 1:
-            return used[0][0]
-        return "+".join(f"{n}{round(100 * w)}" for n, w in used)
-
-
-def parse(spec: str) -> list[tuple[str, float]] | None:
-    """``'a:0.7,b:0.3'`` -> ``[('a', 0.7), ('b', 0.3)]``; None for a spec without weights."""
-    if ":" not in spec or os.sep in spec or Path(spec).exists():
-        return None
-    out = []
-    for part in spec.split(","):
-        name, sep, value = part.strip().rpartition(":")
-        if not sep or not name:
-            raise ConfigError(f"a style blend is NAME:WEIGHT,NAME:WEIGHT..., got '{spec}'")
-        try:
-            w = float(value)
-        except ValueError:
-            raise ConfigError(f"the weight of {name} in '{spec}' is not a number: "
-                              f"'{value}'") from None
-        if not (w >= 0 and math.isfinite(w)):
-            raise ConfigError(f"style weights must be >= 0, got {value} for {name}")
-        out.append((name.strip(), w))
-    if sum(w for _, w in out) <= 0:
-        raise ConfigError(f"the style weights in '{spec}' are all 0")
-    return out
-
-
-def mix_of(folder: Path, names: list[str], parts: list[tuple[str, float]]) -> Mix:
-    """The :class:`Mix` of ``parts`` (names matched without case) in a model with ``names``."""
-    index = {n.lower(): i for i, n in enumerate(names)}
-    w = [0.0] * len(names)
-    for name, weight in parts:
-        w[index[name.lower()]] += weight
-    total = sum(w)
-    return Mix(folder, tuple(x / total for x in w), tuple(names))
+from .styles import Mix, mix_of, parse  # noqa: F401  (the names blends are made of)
 
 
 class StyleMix:

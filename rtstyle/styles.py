@@ -8,6 +8,7 @@ the folders of ``$RTSTYLE_MODELS`` (separated by ``os.pathsep``), the repository
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Container
@@ -15,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import metadata, multistyle, onnx_model
-from .errors import unknown
+from . import metadata, onnx_model
+from .errors import ConfigError, unknown
 from .metadata import ModelError
-from .multistyle import Mix
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,60 @@ def find(name_or_path: str | os.PathLike, prefer: str = "lite") -> Path:
     raise unknown("style", str(name_or_path), [s.name for s in styles.values()])
 
 
+@dataclass(frozen=True)
+class Mix:
+    """A multi-style model folder and the weight of each of its styles (summing to one)."""
+
+    folder: Path
+    weights: tuple[float, ...]
+    names: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        used = [(n, w) for n, w in zip(self.names, self.weights) if w > 0]
+        if len(used) == 1:
+            return used[0][0]
+        return "+".join(f"{n}{round(100 * w)}" for n, w in used)
+
+
+def parse(spec: str) -> list[tuple[str, float]] | None:
+    """``'a:0.7,b:0.3'`` -> ``[('a', 0.7), ('b', 0.3)]``; None for a spec without weights."""
+    if ":" not in spec or os.sep in spec or Path(spec).exists():
+        return None
+    out = []
+    for part in spec.split(","):
+        name, sep, value = part.strip().rpartition(":")
+        if not sep or not name:
+            raise ConfigError(f"a style blend is NAME:WEIGHT,NAME:WEIGHT..., got '{spec}'")
+        try:
+            w = float(value)
+        except ValueError:
+            raise ConfigError(f"the weight of {name} in '{spec}' is not a number: "
+                              f"'{value}'") from None
+        if not (w >= 0 and math.isfinite(w)):
+            raise ConfigError(f"style weights must be >= 0, got {value} for {name}")
+        out.append((name.strip(), w))
+    if sum(w for _, w in out) <= 0:
+        raise ConfigError(f"the style weights in '{spec}' are all 0")
+    return out
+
+
+def mix_of(folder: Path, names: list[str], parts: list[tuple[str, float]]) -> Mix:
+    """The :class:`Mix` of ``parts`` (names matched without case) in a model with ``names``."""
+    index = {n.lower(): i for i, n in enumerate(names)}
+    w = [0.0] * len(names)
+    for name, weight in parts:
+        w[index[name.lower()]] += weight
+    total = sum(w)
+    return Mix(folder, tuple(x / total for x in w), tuple(names))
+
+
 def locate(spec: str | os.PathLike, prefer: str = "lite") -> Path | Mix:
     """What ``--style`` names: a model path (see :func:`find`), or a :class:`Mix` of the styles
     of an installed multi-style net (``a:0.7,b:0.3``, or a plain name that only a multi-style
     net has)."""
     text = str(spec)
-    parts = multistyle.parse(text)
+    parts = parse(text)
     if parts is None:
         try:
             return find(spec, prefer)
@@ -115,7 +163,7 @@ def locate(spec: str | os.PathLike, prefer: str = "lite") -> Path | Mix:
         known = sorted({m for s in installed() for m in s.members})
         raise ModelError(f"no installed multi-style net has the styles {', '.join(wanted)} "
                          f"(multi-style styles: {', '.join(known) or 'none installed'})")
-    return multistyle.mix_of(model.folder, model.members, parts)
+    return mix_of(model.folder, model.members, parts)
 
 
 def _multi_with(names: list[str]) -> Style | None:
