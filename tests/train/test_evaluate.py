@@ -106,7 +106,7 @@ def test_grid_has_one_row_per_image_and_a_cell_per_shown_iteration(its, cells):
     assert g.dtype == np.uint8 and g.ndim == 3 and g.shape[2] == 3
     gap, label = 4, 22
     assert g.shape[1] == cells * 48 + (cells - 1) * gap
-    assert g.shape[0] == 2 * (48 + label) + gap
+    assert g.shape[0] == 2 * (36 + label) + gap  # 32x24 pictures: rows 36 px tall at 48 wide
 
 
 # --- argument checks (before any model is loaded) -----------------------------------------------
@@ -182,8 +182,10 @@ def test_evaluation_grid(tiny_evaluation):
     ev, _ = tiny_evaluation
     g = ev.grid(cell=64)
     assert g.dtype == np.uint8
-    # One row: content | net | Gatys 4 (grid_iterations((2, 4)) == (4,)), captions below.
-    assert g.shape == (64 + 22, 3 * 64 + 2 * 4, 3)
+    # One row: content | net | Gatys 4 (grid_iterations((2, 4)) == (4,)), captions below; the
+    # row is as tall as the photo at 64 px wide.
+    h, w = ev.results[0].content.shape[:2]
+    assert g.shape == (round(h * 64 / max(h, w)) + 22, 3 * 64 + 2 * 4, 3)
 
 
 def test_evaluation_plot(tiny_evaluation, tmp_path):
