@@ -485,7 +485,7 @@ def training_table(folders: Sequence[Path]) -> str:
         secs, seen = t.get("seconds"), t.get("images_seen")
         rate = f"{seen / secs:.2f}" if secs and seen else "-"
         total = t.get("total_seconds", secs)
-        hours = f"{total / 3600:.2f}" if total else "-"
+        hours = f"{total / 3600:.2f}" if total is not None else "-"
         lines.append(f"| {folder.name} | {meta['net']['name']} | {loss['style_weight']:g} | "
                      f"{_steps(t)} | {hours} | {t.get('device', '-')} | {rate} | "
                      f"{_sci(final.get('content'))} | {_sci(final.get('style'))} |")
