@@ -27,13 +27,11 @@ from ..metadata import ModelError
 from ..errors import ConfigError
 from ..interrupts import StopRequest
 from . import distributed, model_folder
-from .data import find_images
 from .loss_networks import load_loss_network
 from .losses import PerceptualLoss
 from .multistyle_net import CondInstanceNorm, MultiStyleNet, from_single, one_hot, \
     with_one_more_style
-from .run_folder import RunFolder
-from .run_loop import RunLoop, TrainResult
+from .run_loop import RunLoop, TrainResult, launch
 from .trainer import StyleInfo, TrainConfig, check
 from .transformer_net import describe, net_config
 
@@ -240,16 +238,10 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, paintings: Sequence[Pain
     ``paintings`` are already at their training sizes."""
     if not paintings:
         raise ConfigError("a multi-style run needs at least one painting")
-    run = RunFolder(run_dir)
     world = distributed.from_env()
     device = check(replace(cfg, init=None), world, resuming=state is not None)
     if cfg.init and state is None:
         start_net(cfg, len(paintings), add_style)  # fail before the run folder fills
-    files = find_images(data)
-    distributed.init(world, device)
-    try:
-        return MultiStyleTrainer(cfg, run, str(data), files, preset_name, world, device,
-                                 stop if stop is not None else StopRequest(), paintings,
-                                 add_style).run(state, preview, on_step)
-    finally:
-        distributed.shutdown(world)
+    return launch(MultiStyleTrainer, cfg, run_dir, data, preset_name, world, device,
+                  (paintings, add_style), state=state, preview=preview, on_step=on_step,
+                  stop=stop)

@@ -27,7 +27,7 @@ from .. import atomic, config, frames, grid, images, metadata, report
 from ..errors import ConfigError, RtstyleError
 from ..interrupts import StopRequest
 from . import checkpoint, distributed, photo_cache, precision
-from .data import BatchLoader
+from .data import BatchLoader, find_images
 from .device import describe as describe_device
 from .device import resolve_device
 from .run_folder import RunFolder
@@ -421,6 +421,23 @@ def lineage(init: str, training: Mapping[str, Any]) -> dict[str, Any]:
             + int(training["steps"]),
             "total_seconds": round(float(before.get("total_seconds", before.get("seconds", 0.0)))
                                    + float(training["seconds"]), 1)}
+
+
+def launch(loop: type[RunLoop], cfg: RunSettings, run_dir, data, preset_name: str,
+           world: distributed.World, device: torch.device, extra: Sequence[Any], *,
+           state: Mapping[str, Any] | None, preview, on_step,
+           stop: StopRequest | None) -> TrainResult:
+    """Run a :class:`RunLoop` subclass on this process inside the distributed group (a group of
+    one without torchrun): ``loop(cfg, run, data, files, preset_name, world, device, stop,
+    *extra)``. What every training entry point shares once its own checks have passed."""
+    files = find_images(data)
+    distributed.init(world, device)
+    try:
+        return loop(cfg, RunFolder(run_dir), str(data), files, preset_name, world, device,
+                    stop if stop is not None else StopRequest(), *extra).run(state, preview,
+                                                                              on_step)
+    finally:
+        distributed.shutdown(world)
 
 
 def _csv_row(row: Sequence[float]) -> list:

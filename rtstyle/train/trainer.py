@@ -21,14 +21,14 @@ from .. import assets, config, frames, images
 from ..errors import ConfigError, InputError, RtstyleError
 from ..interrupts import StopRequest
 from . import checkpoint, distributed, model_folder, precision, temporal
-from .data import find_images
 from .loss_networks import load_loss_network
 from .losses import LossConfig, PerceptualLoss
 from .temporal import Jitter
 from .transformer_net import NETS, TransformerNet, build, describe, net_config
 from .run_folder import RunFolder, resume_state  # noqa: F401  (the CLI's entry points)
 from .run_loop import (HISTORY_COLUMNS, NonFiniteLoss, RunLoop, RunSettings,  # noqa: F401
-                       TrainResult, _device_name, check_device, lineage, optimise, stylize)
+                       TrainResult, _device_name, check_device, launch, lineage, optimise,
+                       stylize)
 
 log = logging.getLogger(__name__)
 
@@ -175,18 +175,11 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, style: np.ndarray, style
     total, row)`` is called on the main process after every step; ``stop`` is polled between
     steps: when set, a checkpoint is written and the result says ``interrupted``.
     """
-    run = RunFolder(run_dir)
     world = distributed.from_env()
     device = check(cfg, world, resuming=state is not None)
-    files = find_images(data)
     style = images.fit_within(style, cfg.style_size or cfg.image_size)
-    distributed.init(world, device)
-    try:
-        return StyleTrainer(cfg, run, str(data), files, preset_name, world, device,
-                            stop if stop is not None else StopRequest(), style,
-                            style_info).run(state, preview, on_step)
-    finally:
-        distributed.shutdown(world)
+    return launch(StyleTrainer, cfg, run_dir, data, preset_name, world, device,
+                  (style, style_info), state=state, preview=preview, on_step=on_step, stop=stop)
 
 
 def forward_losses(model: torch.nn.Module, loss: PerceptualLoss, x: torch.Tensor,

@@ -24,10 +24,8 @@ from ...errors import ConfigError
 from ...interrupts import StopRequest
 from ...quality import psnr
 from .. import distributed, model_folder
-from ..data import find_images
 from ..loss_networks import load_loss_network
-from ..run_folder import RunFolder
-from ..run_loop import RunLoop, RunSettings, TrainResult, check_device
+from ..run_loop import RunLoop, RunSettings, TrainResult, check_device, launch
 from .levels import FLOOR_DB
 from .models import (
     CHANNELS,
@@ -202,17 +200,11 @@ def train_wct(cfg: WCTTrainConfig, run_dir: str | os.PathLike, data: str | os.Pa
     ``eval_paths`` (image files or folders) are the held-out photos whose reconstruction PSNR,
     at ``eval_size`` px on the longer side, goes into the model's metadata.
     """
-    run = RunFolder(run_dir)
     world = distributed.from_env()
     device = check(cfg, world)
-    files = find_images(data)
-    distributed.init(world, device)
-    try:
-        return DecoderTrainer(cfg, run, str(data), files, preset_name, world, device,
-                              stop if stop is not None else StopRequest(),
-                              eval_paths, eval_size).run(state, preview, on_step)
-    finally:
-        distributed.shutdown(world)
+    return launch(DecoderTrainer, cfg, run_dir, data, preset_name, world, device,
+                  (eval_paths, eval_size), state=state, preview=preview, on_step=on_step,
+                  stop=stop)
 
 
 def eval_images_from(paths: Sequence[str | os.PathLike], max_side: int = 512
