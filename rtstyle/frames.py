@@ -9,6 +9,8 @@ needs torch.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .errors import InputError
@@ -50,21 +52,33 @@ def from_model_output(batch_rgb: np.ndarray, squeeze: bool = True) -> np.ndarray
     return out[0] if squeeze and out.shape[0] == 1 else out
 
 
-def pad_to_multiple(batch: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Reflect-pad an ``(N, C, H, W)`` batch on the bottom/right so H and W divide by ``multiple``.
+class Crop(NamedTuple):
+    """Where the frames lie in a batch padded by :func:`pad_to_multiple` (for :func:`crop_to`)."""
 
-    Returns the padded batch and the original ``(H, W)`` for :func:`crop_to`.
+    height: int
+    width: int
+    margin: int = 0
+
+
+def pad_to_multiple(batch: np.ndarray, multiple: int, margin: int = 0
+                    ) -> tuple[np.ndarray, Crop]:
+    """Reflect-pad an ``(N, C, H, W)`` batch by ``margin`` on every side, then on the
+    bottom/right so H and W divide by ``multiple``.
+
+    Returns the padded batch and the frames' place in it, for :func:`crop_to`.
     """
     h, w = batch.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return batch, (h, w)
-    mode = "reflect" if ph < h and pw < w else "edge"  # reflect needs pad < size
-    padded = np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
-    return padded, (h, w)
+    m = margin
+    ph, pw = (-(h + 2 * m)) % multiple, (-(w + 2 * m)) % multiple
+    if ph == 0 and pw == 0 and m == 0:
+        return batch, Crop(h, w)
+    # reflect needs every pad smaller than the side; replicate the edge otherwise
+    mode = "reflect" if m + ph < h and m + pw < w else "edge"
+    padded = np.pad(batch, ((0, 0), (0, 0), (m, m + ph), (m, m + pw)), mode=mode)
+    return padded, Crop(h, w, m)
 
 
-def crop_to(batch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def crop_to(batch: np.ndarray, where: Crop) -> np.ndarray:
     """Undo :func:`pad_to_multiple`."""
-    h, w = size
-    return batch[..., :h, :w]
+    h, w, m = where
+    return batch[..., m:m + h, m:m + w]

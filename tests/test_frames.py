@@ -65,12 +65,28 @@ def test_bgr_rgb_swap_is_its_own_inverse(rng):
 def test_pad_and_crop_round_trip(rng, h, w):
     batch = rng.random((2, 3, h, w)).astype(np.float32)
     padded, size = frames.pad_to_multiple(batch, 4)
-    assert size == (h, w)
+    assert size == frames.Crop(h, w, 0)
     assert padded.shape[:2] == (2, 3)
     assert padded.shape[2] % 4 == 0 and padded.shape[3] % 4 == 0
     assert padded.shape[2] - h < 4 and padded.shape[3] - w < 4
     np.testing.assert_array_equal(padded[..., :h, :w], batch)
     np.testing.assert_array_equal(frames.crop_to(padded, size), batch)
+
+
+@pytest.mark.parametrize("h, w", [(37, 53), (3, 2), (16, 16)])
+def test_a_margin_pads_every_side_and_crops_back(rng, h, w):
+    batch = rng.random((1, 3, h, w)).astype(np.float32)
+    padded, where = frames.pad_to_multiple(batch, 4, margin=4)
+    assert padded.shape[2] % 4 == 0 and padded.shape[3] % 4 == 0
+    assert padded.shape[2] >= h + 8 and padded.shape[3] >= w + 8
+    np.testing.assert_array_equal(padded[..., 4:4 + h, 4:4 + w], batch)
+    np.testing.assert_array_equal(frames.crop_to(padded, where), batch)
+
+
+def test_a_margin_is_the_picture_reflected():
+    batch = np.arange(8, dtype=np.float32).reshape(1, 1, 1, 8).repeat(8, axis=2)
+    padded, _ = frames.pad_to_multiple(batch, 4, margin=2)
+    assert padded[0, 0, 0].tolist() == [2, 1, 0, 1, 2, 3, 4, 5, 6, 7, 6, 5]
 
 
 def test_pad_reflects_at_bottom_right():

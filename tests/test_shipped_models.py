@@ -70,6 +70,19 @@ def test_every_shipped_style_is_credited_and_its_onnx_matches_its_weights(folder
         assert min(psnr.values()) >= export.FP16_MIN_PSNR
 
 
+def test_the_starry_night_net_leaves_no_rim_on_the_frame_edges(monkeypatch):
+    """Trained against VGG's zero-padded convolutions, the net paints a yellow line on the
+    outer 2 px; the engine's reflected margin keeps it out of the picture."""
+    from rtstyle import images, quality, stylizer
+    from tests.helpers import ASSETS
+
+    photo = images.read_image(ASSETS / "tubingen.jpg", max_side=512)
+    st = stylizer.Stylizer([MODELS / "starry_night_lite"], backend="ort-cpu", warm_up=None)
+    rim = quality.edge_shift(st(photo), band=2)
+    monkeypatch.setattr(stylizer, "EDGE_MARGIN", 0)
+    assert rim < 10 < quality.edge_shift(st(photo), band=2)
+
+
 def test_every_zoo_painting_ships_a_net_with_its_evaluation():
     from rtstyle import zoo
 
