@@ -53,8 +53,8 @@ def main(argv=None) -> int:
              f"column), photos at {args.size} px, ONNX Runtime CPU", "",
              "| model | photo | photo | " + " | ".join(cols) + " |",
              "|---|---|---|" + "---|" * len(cols)]
-    lines += [f"| {r['model']} | {r['photo']} | {r['photo_edge_shift']:.1f} | "
-              + " | ".join(f"{r[c]:.1f}" for c in cols) + " |" for r in rows]
+    lines += [(f"| {r['model']} | {r['photo']} | {r['photo_edge_shift']:.1f} | "
+               + " | ".join(f"{r[c]:.1f}" for c in cols) + " |") for r in rows]
     output(args.out, ".md").write_text("\n".join(lines) + "\n")
     return 0
 
