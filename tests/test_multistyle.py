@@ -107,6 +107,24 @@ def test_sheet_draws_each_style_of_a_multi_style_net(installed, capsys, tmp_path
     assert "in 2 styles" in stdout and out.is_file()
 
 
+def test_a_blend_strip_of_a_multi_style_net_mixes_the_weights(installed, capsys, tmp_path):
+    from rtstyle.cli.sheet import _blend_strip
+    from rtstyle.stylizer import Stylizer
+
+    photo = np.random.default_rng(2).integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    strip = _blend_strip(photo, "starry,negative", 5, "ort-cpu")
+    assert list(strip) == ["starry", "starry 0.75 + negative 0.25", "starry 0.50 + negative 0.50",
+                           "starry 0.25 + negative 0.75", "negative"]
+    made = multistyle.load({"half": styles.locate("starry:1,negative:1")}, "ort-cpu")
+    half = Stylizer(made, backend="ort-cpu", warm_up=None)(photo)
+    np.testing.assert_array_equal(strip["starry 0.50 + negative 0.50"], half)
+    out = tmp_path / "blend.png"
+    code, stdout, err = cli(["sheet", ASSETS / "tubingen.jpg", "--blend", "starry,negative",
+                             "--steps", "3", "-o", out, "--cell", "64"], capsys)
+    assert code == 0, err
+    assert "in 3 blends" in stdout and out.is_file()
+
+
 def test_the_live_keys_morph_between_styles_of_one_net_without_a_new_session(installed):
     from rtstyle import live
     from rtstyle.stylizer import Stylizer

@@ -60,6 +60,32 @@ def test_sheet_shows_the_photo_in_every_style(capsys, library, photo, tmp_path):
     assert code == 0 and "s.png exists: wrote s-2.png instead" in stdout
 
 
+def test_a_blend_strip_of_two_nets_cross_fades_their_outputs(library):
+    import numpy as np
+
+    from rtstyle.cli.sheet import _blend_strip
+    from rtstyle.stylizer import Stylizer
+
+    photo = cv2.resize(cv2.imread(str(ASSETS / "tubingen.jpg")), (48, 40))
+    strip = _blend_strip(photo, "starry,bright", 3, "ort-cpu")
+    assert list(strip) == ["starry", "starry 0.50 + bright 0.50", "bright"]
+    alone = {n: Stylizer([library / n], backend="ort-cpu", warm_up=None)(photo)
+             for n in ("starry", "bright")}
+    np.testing.assert_array_equal(strip["starry"], alone["starry"])
+    np.testing.assert_array_equal(strip["bright"], alone["bright"])
+    mean = (alone["starry"].astype(float) + alone["bright"]) / 2
+    assert np.abs(strip["starry 0.50 + bright 0.50"] - mean).max() <= 1
+
+
+@pytest.mark.parametrize("spec, needle", [("starry", "two style names"),
+                                          ("starry:1,bright:1", "two style names"),
+                                          ("starry,nope", "nope")])
+def test_a_bad_blend_strip_is_one_line(capsys, library, photo, spec, needle):
+    code, _, err = cli(["sheet", photo, "--blend", spec, "-o", photo.with_name("b.png")], capsys)
+    assert code != 0
+    assert_one_line_error(err, needle)
+
+
 def test_sheet_without_styles_is_one_line(capsys, photo, monkeypatch):
     monkeypatch.setenv("RTSTYLE_NO_SHIPPED_STYLES", "1")
     code, _, err = cli(["sheet", photo], capsys)
