@@ -60,6 +60,9 @@ class ImageEvaluation:
             "net": {**{k: float(v) for k, v in self.net_losses.items()},
                     "seconds": round(self.net_seconds, 4)},
             "gatys": {str(i): float(best[i - 1]) for i in self.iterations},
+            # the whole curve (best so far, one value per iteration), so that another net under
+            # the same loss and image can be placed on it later without running Gatys again
+            "gatys_curve": [float(f"{v:.7g}") for v in best],
             "gatys_seconds": round(self.gatys_seconds, 2),
             # null when the net's loss is lower than Gatys reached in the iterations run
             "equivalent_iterations": None if math.isinf(eq) else round(eq, 1),

@@ -64,6 +64,14 @@ def test_gatys_values_are_the_best_so_far():
     """L-BFGS can go up for an iteration: the curve reported is the best loss reached."""
     d = _result("a", 7.0, [10.0, 8.0, 9.0, 12.0]).as_dict()
     assert d["gatys"] == {"2": 8.0, "4": 8.0}
+    assert d["gatys_curve"] == [10.0, 8.0, 8.0, 8.0]
+
+
+def test_the_saved_curve_places_another_net_as_the_evaluation_did():
+    from rtstyle.train.gatys import equivalent_iterations
+
+    r = _result("a", 7.0, [10.0, 8.0, 6.0, 4.0])
+    assert equivalent_iterations(7.0, r.as_dict()["gatys_curve"]) == r.equivalent_iterations
 
 
 def test_a_net_below_the_curve_has_no_equivalent_iterations():
