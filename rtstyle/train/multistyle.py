@@ -88,9 +88,9 @@ def start_net(cfg: TrainConfig, n_styles: int, add_style: bool) -> MultiStyleNet
     kind = metadata.read(cfg.init)["kind"]
     if kind == KIND:
         net, meta = load(cfg.init)
-    else:
+    else:  # every style starts as the one-style net (the warm start of a zoo run)
         single, meta = model_folder.load(cfg.init)
-        net = from_single(single, 1)
+        net = from_single(single, 1 if add_style else n_styles)
     if meta["net"]["name"] != cfg.net:
         raise ConfigError(f"--init {cfg.init} is a '{meta['net']['name']}' net, but this run "
                           f"trains a '{cfg.net}' net; pass --net {meta['net']['name']}")

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from rtstyle import images, metadata  # noqa: E402
 from rtstyle.errors import ConfigError  # noqa: E402
 from rtstyle.interrupts import StopRequest  # noqa: E402
-from rtstyle.train import checkpoint, multistyle, trainer  # noqa: E402
+from rtstyle.train import checkpoint, multistyle, multistyle_net, trainer  # noqa: E402
 from rtstyle.train.multistyle_net import CondInstanceNorm  # noqa: E402
 from tests.helpers import STYLE  # noqa: E402
 
@@ -116,6 +116,22 @@ def test_a_style_can_be_added_to_a_one_style_net(tiny_model, tmp_path, photos):
                               paints, photos, add_style=True)
     net, meta = multistyle.load(result.model_dir)
     assert net.n_styles == 2 and meta["styles"][0]["name"] == "starry_night_van_gogh"
+
+
+def test_a_zoo_run_can_start_every_style_from_a_one_style_net(tiny_model, tmp_path, photos):
+    from rtstyle.train import model_folder
+
+    single, _ = model_folder.load(tiny_model)
+    start = multistyle.start_net(replace(CFG, init=str(tiny_model)), 2, add_style=False)
+    x = torch.rand(1, 3, 32, 32) * 255
+    with torch.no_grad():
+        want = single.eval()(x)
+        for k in range(2):
+            got = start.eval()(x, multistyle_net.one_hot(k, 2))
+            torch.testing.assert_close(got, want, atol=1e-3, rtol=1e-5)  # 0..255 scale
+    result = multistyle.train(replace(CFG, steps=1, init=str(tiny_model)), tmp_path / "z",
+                              paintings(), photos)
+    assert multistyle.load(result.model_dir)[0].n_styles == 2
 
 
 def test_add_style_needs_a_model_and_the_same_net(tiny_model, tmp_path, photos):
