@@ -273,8 +273,10 @@ def test_a_real_stylizer_changes_the_colors_and_keeps_the_frames(clips, out, sty
     frames_out, times_out = decode(dst)
     assert len(frames_out) == 20 and times_out == pytest.approx(times_in, abs=1e-3)
     assert np.mean([mad(a, b) for a, b in zip(frames_in, frames_out)]) > 10
-    # the encode is faithful to what the stylizer made
-    assert mad(frames_out[3], stylizer(frames_in[3])) < 8
+    # the encode is faithful to what the stylizer made (H.264 at crf 18 with 4:2:0 chroma
+    # blurs the tiny random net's pixel noise a little), and to that frame, not another
+    faithful = mad(frames_out[3], stylizer(frames_in[3]))
+    assert faithful < 12 and faithful < mad(frames_out[3], stylizer(frames_in[12])) / 2
     assert audio_packets(dst)[1] is not None
 
 
