@@ -65,6 +65,9 @@ def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: str):
                    help=f"images per step per process (default {batch})")
     g.add_argument("--steps", type=positive_int, help=f"optimiser steps (default {steps})")
     g.add_argument("--epochs", type=positive_float, help="passes over --data (instead of --steps)")
+    g.add_argument("--minutes", type=positive_float, metavar="M",
+                   help="finish after M minutes of this sitting, as if --steps were reached: "
+                   "the model is written at that step; --resume continues towards --steps")
     g.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default {lr:g})")
     g.add_argument("--seed", type=int)
     g.add_argument("--amp", nargs="?", const="bf16",
@@ -106,6 +109,19 @@ def run_updates(args: argparse.Namespace, flags: tuple[str, ...],
     updates.update(extra or {})
     updates.update(config.parse_sets(args.set))
     return updates
+
+
+def init_updates(init: str, updates: dict[str, object]) -> None:
+    """``--init MODEL``: the model folder, and its net size unless ``--net`` names one (a
+    mismatch is then refused when the net is built)."""
+    from .. import metadata, styles
+
+    folder = styles.find(init).resolve()
+    updates["init"] = str(folder)
+    if "net" not in updates:
+        net = metadata.read(folder).get("net", {}).get("name")
+        if net:
+            updates["net"] = net
 
 
 def check_resume_flags(args: argparse.Namespace) -> None:
@@ -170,9 +186,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--data is required (unless you --resume a run)")
         preset_name = args.preset or "default"
         if args.init:
-            from .. import styles
-
-            updates["init"] = str(styles.find(args.init).resolve())
+            init_updates(args.init, updates)
         cfg = config.replace(trainer.preset(preset_name), updates)
         style = images.read_image(args.style, max_side=cfg.style_size or cfg.image_size)
         info = trainer.StyleInfo(name=args.style_name or Path(args.style).stem,
@@ -212,6 +226,8 @@ def run_in_foreground(train, world, args: argparse.Namespace, command: str):
 
     bar = TrainingBar(args.quiet or not world.is_main)
     with interrupts.deferred() as stop, bar:
+        minutes = getattr(args, "minutes", None)
+        stop.finish_after(minutes * 60 if minutes else None)
         result = train(bar.update, stop)
     if not world.is_main:
         return result, 130 if result.interrupted else 0
@@ -220,6 +236,10 @@ def run_in_foreground(train, world, args: argparse.Namespace, command: str):
               f"({stop.signal_name}); checkpoint saved. Continue with: rtstyle {command} --out "
               f"{args.out} --resume")
         return result, 130
+    if result.steps < result.total_steps:
+        print(f"rtstyle: time limit of {args.minutes:g} min reached at step {result.steps} of "
+              f"{result.total_steps}; the model is written at that step. Continue with: rtstyle "
+              f"{command} --out {args.out} --resume")
     return result, None
 
 

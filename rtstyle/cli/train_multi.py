@@ -64,9 +64,10 @@ def paintings_to_add(args: argparse.Namespace, cfg) -> list:
 
 def start(args: argparse.Namespace, updates: dict, world):
     """(config, paintings, add_style, preset) of a new multi-style run; checks the flags."""
-    from .. import config, styles
+    from .. import config
     from ..errors import InputError
     from ..train import trainer
+    from .train import init_updates
 
     if args.zoo and args.add_style:
         raise InputError("--zoo trains a new net for a recipe's paintings; --add-style adds one "
@@ -81,7 +82,7 @@ def start(args: argparse.Namespace, updates: dict, world):
     if not args.data:
         raise InputError("--data is required (unless you --resume a run)")
     if args.init:
-        updates["init"] = str(styles.find(args.init).resolve())
+        init_updates(args.init, updates)
     preset_name = args.preset or "default"
     cfg = config.replace(trainer.preset(preset_name), updates)
     paintings = paintings_of_zoo(args, cfg) if args.zoo else paintings_to_add(args, cfg)

@@ -349,10 +349,10 @@ class RunLoop:
                     x = x.contiguous(memory_format=torch.channels_last)
                 terms = list(self._forward(x))
                 n = len(terms)
-                flag = 1.0 if self.stop.requested else 0.0
+                flags = [float(self.stop.requested), float(self.stop.time_up)]
                 vals = torch.stack([t.float() for t in terms]).detach()
                 vals = distributed.mean(self.world, torch.cat(
-                    [vals.float(), vals.new_tensor([flag], dtype=torch.float32)]))
+                    [vals.float(), vals.new_tensor(flags, dtype=torch.float32)]))
                 values = vals.tolist()
                 if not all(math.isfinite(v) for v in values[:n]):
                     bad = next(v for v in values[:n] if not math.isfinite(v))
@@ -381,7 +381,8 @@ class RunLoop:
                     if cfg.preview_every and self.step % cfg.preview_every == 0 \
                             and self.step < self.total:
                         self._preview(preview, self.step)
-                done = self.step >= self.total
+                # a time limit ends the run as if done at this step (--resume goes on to total)
+                done = self.step >= self.total or values[n + 1] > 0
                 if stop or done or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0):
                     if main:
                         self._save_checkpoint()

@@ -412,6 +412,34 @@ def test_resume_with_more_steps_continues(capsys, old_run, photos):
     assert meta["style"]["credit"] == "The Starry Night, Vincent van Gogh (1889)"
 
 
+def test_a_time_limit_writes_the_model_and_resume_goes_on_exactly(capsys, tmp_path, photos,
+                                                                  good_run):
+    # --minutes ends the run as if done: the model at the step reached, not a stop
+    run = tmp_path / "run"
+    status, out, err = cli(train_args(run, "--minutes", "1e-9", data=photos, steps=3), capsys)
+    assert status == 0, err
+    assert "time limit of 1e-09 min reached at step 1 of 3" in out
+    assert json.loads((run / "model" / "model.json").read_text())["training"]["steps"] == 1
+    assert checkpoint.load(run / "checkpoint.pt")["step"] == 1
+    status, out, err = cli(["train", "--out", str(run), "--resume"], capsys)
+    assert status == 0, err
+    assert "trained 3 steps" in out and "time limit" not in out
+    losses = [r[1:5] for r in read_csv(run / "losses.csv")]
+    assert losses == [r[1:5] for r in read_csv(good_run["run"] / "losses.csv")]
+
+
+def test_init_without_net_trains_the_init_models_net(capsys, tmp_path, photos, good_run):
+    tiny = [a for a in TINY if a not in ("--net", "tiny")]
+    run = tmp_path / "run"
+    argv = ["train", "--out", run, *tiny, "--style", STYLE, "--data", photos, "--steps", "1",
+            "--init", good_run["run"] / "model"]
+    status, out, err = cli(argv, capsys)
+    assert status == 0, err
+    assert json.loads((run / "model" / "model.json").read_text())["net"]["name"] == "tiny"
+    status, _, err = cli([*argv, "--force", "--net", "lite"], capsys)
+    assert status != 0 and "is a 'tiny' net, but this run trains a 'lite' net" in err
+
+
 def test_resume_needs_neither_style_nor_data(capsys, old_run):
     status, out, err = cli(train_args(old_run, "--resume", style=None, steps=4), capsys)
     assert status == 0, err
