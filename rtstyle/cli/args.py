@@ -62,6 +62,16 @@ def float_list(text: str) -> tuple[float, ...]:
     return tuple(nonneg_float(p) for p in name_list(text))
 
 
+def level_list(text: str) -> tuple[int, ...]:
+    """WCT levels: ``3`` or a chain ``3,2,1``."""
+    try:
+        levels = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected levels like 3 or 3,2,1, got '{text}'") \
+            from None
+    return levels  # the runtime checks the range (and names the graphs it lacks)
+
+
 def add_json_flag(p: argparse.ArgumentParser, what: str = "one JSON record per output, a line "
                   "each, instead of the human-readable lines") -> None:
     """``--json``: machine-readable output on standard output (messages stay on stderr)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import nonneg_int, positive_float, positive_int, safe_name
+from .args import level_list, nonneg_int, positive_float, positive_int, safe_name
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -37,8 +37,10 @@ def add_control_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("arbitrary style (real-time WCT: any painting, no training)")
     g.add_argument("--style-image", action="append", metavar="IMAGE",
                    help="use this painting as the style (repeat for several)")
-    g.add_argument("--wct-level", type=positive_int, default=None, metavar="L",
-                   help="WCT level of the real-time graph, 1..5 (default 3: relu3_1)")
+    g.add_argument("--wct-level", type=level_list, default=None, metavar="L[,L...]",
+                   help="WCT level of the real-time graph, 1..5 (default 3: relu3_1), or a chain "
+                   "run coarse to fine, e.g. 3,2,1: larger patterns and finer strokes, one pass "
+                   "per level")
     g.add_argument("--alpha", type=float, default=1.0, metavar="A",
                    help="style strength of the WCT features, 0..1 (default 1)")
 

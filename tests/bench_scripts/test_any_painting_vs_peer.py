@@ -44,15 +44,18 @@ def test_every_method_is_scored_under_one_loss_and_timed(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "any_painting_vs_peer.py"),
                            "--peer", str(peer), "--photos", str(ASSETS / "tubingen.jpg"),
                            "--paintings", str(STYLE), "--size", "96", "--fps-size", "96x64",
+                           "--realtime", "3", "3,2,1@0.6",
                            "--frames", "2", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.with_suffix(".json").read_text())
     (row,) = report["results"]
     assert row["multilevel_levels"] == [3, 2, 1]
-    for method in ("realtime", "multilevel", "peer"):
+    assert report["methods"] == ["realtime 3", "realtime 3,2,1 a0.6", "multilevel", "peer"]
+    for method in report["methods"]:
         assert row[method]["content"] > 0 and row[method]["style"] > 0
     (speed,) = report["speed"]
-    assert speed["peer_fps"] == 5.0 and speed["realtime_fps"] > 0
+    assert speed["peer fps"] == 5.0 and speed["realtime 3 fps"] > 0
+    assert speed["realtime 3,2,1 a0.6 fps"] > 0
     assert "| tubingen.jpg | starry_night_van_gogh.jpg |" in out.with_suffix(".md").read_text()
     assert out.with_suffix(".jpg").stat().st_size > 1000

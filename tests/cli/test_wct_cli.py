@@ -277,6 +277,21 @@ def test_image_with_a_painting_writes_a_png(capsys, pics, tmp_path, level):
     assert stdout.strip() == f"wrote 1 image(s) to {out_dir} with WCT relu{level}_1, ort-cpu (fp32)"
 
 
+def test_image_with_a_chain_of_levels(capsys, pics, tmp_path):
+    outs = {}
+    for levels in ("2,1", "1,2", "2"):
+        out_dir = tmp_path / levels
+        code, stdout, err = cli(["image", pics["small"], "--style-image", pics["style"],
+                                 "--wct-level", levels, "-o", out_dir, "-q"], capsys)
+        assert code == 0, err
+        (f,) = out_dir.iterdir()
+        outs[levels] = read(f)
+        if levels != "2":
+            assert stdout.strip().endswith("with WCT relu2_1 -> relu1_1, ort-cpu (fp32)")
+    assert np.array_equal(outs["2,1"], outs["1,2"])  # always run coarse to fine
+    assert diff(outs["2,1"], outs["2"]) > 1
+
+
 def test_image_alpha_zero_is_the_same_for_any_painting(capsys, pics, tmp_path):
     def run(style, alpha):
         out = tmp_path / f"{Path(style).stem}_{alpha}"
@@ -346,6 +361,7 @@ def test_webcam_with_a_painting_and_the_wct_level_of_a_missing_graph(capsys, cli
     (["--style-image", "style", "--alpha", "2"], "alpha must be between 0 and 1, got 2.0"),
     (["--style-image", "style", "--wct-level", "4"], "rtstyle export --model models/wct/level4"),
     (["--style-image", "style", "--wct-level", "6"], "WCT level must be one of 1..5"),
+    (["--style-image", "style", "--wct-level", "2,0"], "WCT level must be one of 1..5"),
     (["--style-image", "style", "--style-image", "inverted"], "one --style-image here"),
     (["--style-image", "style", "--wct-level", "1", "--fp16"], "--fp16 is for trained styles"),
     (["--style-image", "tiny", "--wct-level", "2"], "a larger painting or a lower --wct-level"),
@@ -358,6 +374,13 @@ def test_bad_style_image_runs_are_one_line_errors(capsys, pics, tmp_path, argv, 
     assert code == 1 and stdout == ""
     assert_one_line_error(err, needle)
     assert not out_dir.exists()
+
+
+def test_a_level_list_that_is_not_numbers_is_a_usage_error(capsys, pics, tmp_path):
+    code, _, err = cli(["image", pics["small"], "-o", tmp_path / "o", "--style-image",
+                        pics["style"], "--wct-level", "3,x"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "expected levels like 3 or 3,2,1, got '3,x'")
 
 
 def test_wct_flags_without_a_painting_are_errors(capsys, pics, tmp_path, clip):
