@@ -27,10 +27,10 @@ IO_CONTRACT: dict[str, Any] = {"layout": "NCHW", "channels": "RGB", "dtype": "fl
 #: "transformer": a Johnson net for one style; "wct-decoder": a WCT decoder from relu{L}_1
 #: features to the image (its ``io`` describes the image it makes); "multi-style": one net for
 #: several styles (conditional instance norm), with a style-weights input.
-KINDS = ("transformer", "wct-decoder", "multi-style")
+KINDS = ("transformer", "wct-decoder", "multi-style", "arbitrary")
 #: What each kind's metadata must hold besides the contract.
 _REQUIRED = {"transformer": ("net", "style", "recipe"), "wct-decoder": ("net", "recipe"),
-             "multi-style": ("net", "recipe")}
+             "multi-style": ("net", "recipe"), "arbitrary": ("net", "recipe")}
 
 
 class ModelError(InputError):

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import RtstyleError
 from . import (bench, demo, evaluate, experiment, export, flicker, gatys, image, info, sheet,
-               styles, train, train_wct, video, wct, webcam)
+               styles, train, train_any, train_wct, video, wct, webcam)
 from .args import Parser
 
-COMMANDS = (demo, webcam, image, video, sheet, styles, info, wct, gatys, experiment, train, train_wct,
-            evaluate, export, flicker, bench)
+COMMANDS = (demo, webcam, image, video, sheet, styles, info, wct, gatys, experiment, train, train_any,
+            train_wct, evaluate, export, flicker, bench)
 
 
 def build_parser() -> Parser:

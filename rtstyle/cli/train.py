@@ -166,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
         if "level" in state["config"]:
             raise InputError(f"{run_dir.path} is a WCT decoder run: continue it with "
                              "'rtstyle train-wct --resume'")
+        if "arbitrary" in state:
+            raise InputError(f"{run_dir.path} is an any-painting run: continue it with "
+                             "'rtstyle train-any --resume'")
         if train_multi.wanted(args, state):
             return train_multi.run(args, run_dir, world, updates, state)
         cfg = trainer.resumed_config(state, updates)

@@ -206,6 +206,13 @@ class PerceptualLoss(nn.Module):
         self.blend = [w / total for w in blend]
         return self
 
+    def set_style_features(self, feats: Mapping[str, torch.Tensor]) -> "PerceptualLoss":
+        """One style whose loss-network features (at least the style layers) are already
+        computed: a style that changes every step without a second pass of the network."""
+        self.styles = [StyleLoss({k: feats[k] for k in self.style_weights}, self.style_weights)]
+        self.blend = [1.0]
+        return self
+
     @torch.no_grad()
     def content_features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: v.detach().float() for k, v in self.net(images, self.content_weights).items()}
