@@ -193,8 +193,9 @@ def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int =
                  shape: tuple[int, int] | None = None, fp16: bool = False, wct: bool = False):
     """An inference backend for ``model`` (an .onnx file or a model folder) from a spec string.
 
-    ``fp16`` picks a model folder's ``model.fp16.onnx`` when it has one. WCT graphs are only
-    accepted with ``wct`` (:class:`rtstyle.wct_realtime.WCTStyle` feeds them the style).
+    ``fp16`` picks a model folder's ``model.fp16.onnx`` when it has one. WCT and any-painting
+    graphs are only accepted with ``wct`` (the painting paths, :mod:`rtstyle.wct_realtime` and
+    :mod:`rtstyle.arbitrary`, feed them the style).
     """
     spec = (backend or "auto").strip().lower()
     if spec not in BACKENDS:
@@ -209,5 +210,8 @@ def make_backend(model: str | os.PathLike, backend: str = "auto", threads: int =
     backend_ = OrtBackend(resolve(model, fp16=fp16), spec, threads, shape)
     if backend_.info.wct and not wct:
         raise ModelError(f"{backend_.info.path} is a real-time WCT graph, not a trained style: "
+                         "give a painting with --style-image instead")
+    if backend_.info.arbitrary and not wct:
+        raise ModelError(f"{backend_.info.path} is an any-painting net, not a trained style: "
                          "give a painting with --style-image instead")
     return backend_

@@ -35,6 +35,9 @@ FEATURES_NAME = "features"
 WCT_ROLES = ("content-path", "encoder")
 #: A multi-style net's second input: (1 or N, S) weights of its styles, in the card's order.
 STYLE_WEIGHTS_NAME = "style_weights"
+#: Any-painting (style prediction) graphs carry this: {"role", "basis"}.
+KEY_ARBITRARY = "rtstyle.arbitrary"
+ARBITRARY_ROLES = ("transformer", "predictor")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class ModelInfo:
     card: dict[str, Any] = field(default_factory=dict)
     #: For WCT graphs: {"role": "content-path" | "encoder", "level": L, "channels": C}.
     wct: dict[str, Any] = field(default_factory=dict)
+    #: For any-painting graphs: {"role": "transformer" | "predictor", "basis": K}.
+    arbitrary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size_multiple(self) -> int:
@@ -129,6 +134,7 @@ def read_contract_bytes(data: bytes, where: str) -> ModelInfo:
         io = json.loads(props[KEY_IO])
         card = json.loads(props.get(KEY_CARD, "{}"))
         wct = json.loads(props[KEY_WCT]) if KEY_WCT in props else {}
+        arbitrary = json.loads(props[KEY_ARBITRARY]) if KEY_ARBITRARY in props else {}
     except json.JSONDecodeError as e:
         raise ModelError(f"{where}: its contract metadata is not valid JSON ({e})") from e
     metadata.check_io(io, where)
@@ -138,11 +144,14 @@ def read_contract_bytes(data: bytes, where: str) -> ModelInfo:
         raise ModelError(f"{where}: its model card is not a JSON object")
     if KEY_WCT in props:
         _check_wct(model, wct, where)
+    elif KEY_ARBITRARY in props:
+        _check_arbitrary(model, arbitrary, where)
     elif card.get("kind") == "multi-style":
         _check_multi(model, card, where)
     else:
         _check_signature(model, where)
-    return ModelInfo(Path(where), str(card.get("name") or Path(where).parent.name), io, card, wct)
+    return ModelInfo(Path(where), str(card.get("name") or Path(where).parent.name), io, card, wct,
+                     arbitrary)
 
 
 def _inputs(model) -> list:
@@ -166,6 +175,31 @@ def _check_wct(model, wct: Any, where: str) -> None:
     elif names != [INPUT_NAME] or outputs != [FEATURES_NAME]:
         raise ModelError(f"{where}: a WCT encoder takes {INPUT_NAME} and gives "
                          f"{FEATURES_NAME}; this one takes {names} and gives {outputs}")
+
+
+def _check_arbitrary(model, info: Any, where: str) -> None:
+    """An any-painting graph: the transformer (frame + (rows, K) code -> frame) or the
+    predictor (painting -> (1, K) code)."""
+    import onnx
+
+    if not isinstance(info, dict) or info.get("role") not in ARBITRARY_ROLES or \
+            not isinstance(info.get("basis"), int) or info["basis"] < 1:
+        raise ModelError(f"{where}: invalid any-painting graph description {info!r}")
+    inputs = _inputs(model)
+    names, outputs = [i.name for i in inputs], [o.name for o in model.graph.output]
+    if info["role"] == "transformer":
+        want, code = ([INPUT_NAME, STYLE_WEIGHTS_NAME], [OUTPUT_NAME]), inputs[-1:]
+    else:
+        want, code = ([INPUT_NAME], [STYLE_WEIGHTS_NAME]), list(model.graph.output)
+    if (names, outputs) != want:
+        raise ModelError(f"{where}: an any-painting {info['role']} takes {', '.join(want[0])} "
+                         f"and gives {', '.join(want[1])}; this one takes {names} and gives "
+                         f"{outputs}")
+    dims = code[0].type.tensor_type.shape.dim
+    if len(dims) != 2 or dims[1].dim_value != info["basis"] or \
+            code[0].type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise ModelError(f"{where}: its {STYLE_WEIGHTS_NAME} must be float32 (rows, "
+                         f"{info['basis']})")
 
 
 def _check_multi(model, card: dict[str, Any], where: str) -> None:

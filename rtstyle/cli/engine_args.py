@@ -34,9 +34,12 @@ def add_control_args(p: argparse.ArgumentParser) -> None:
                    help="run the net at this fraction of the size, then resize back")
     p.add_argument("--max-side", type=positive_int, metavar="PX",
                    help="run the net at most at this longer side, then resize back")
-    g = p.add_argument_group("arbitrary style (real-time WCT: any painting, no training)")
+    g = p.add_argument_group("any painting, no training (a style-prediction net or WCT)")
     g.add_argument("--style-image", action="append", metavar="IMAGE",
                    help="use this painting as the style (repeat for several)")
+    g.add_argument("--any-painting", choices=("auto", "net", "wct"), default="auto",
+                   help="how: net = an any-painting net (rtstyle train-any), wct = the WCT "
+                   "graphs; auto (the default) = the net when one is installed, else WCT")
     g.add_argument("--wct-level", type=level_list, default=None, metavar="L[,L...]",
                    help="WCT level of the real-time graph, 1..5 (default 3: relu3_1), or a chain "
                    "run coarse to fine, e.g. 3,2,1: larger patterns and finer strokes, one pass "
@@ -65,9 +68,28 @@ def painting_styles(args: argparse.Namespace, shape=None) -> dict:
             raise ConfigError("--wct-level and --alpha apply to --style-image")
         return {}
     if args.fp16:
-        raise ConfigError("--fp16 is for trained styles; the real-time WCT graph runs in fp32")
+        raise ConfigError("--fp16 is for trained styles; the any-painting graphs run in fp32")
+    if any_painting_method(args) == "net":
+        from .. import arbitrary
+
+        if args.wct_level is not None or args.alpha != 1.0:
+            raise ConfigError("--wct-level and --alpha apply to the WCT graphs (--any-painting "
+                              "wct), not to an any-painting net")
+        return arbitrary.load_styles(args.style_image, args.backend, args.threads, shape)
     return wct_realtime.load_styles(args.style_image, args.wct_level or wct_realtime.DEFAULT_LEVEL,
                                  args.backend, args.threads, shape, args.alpha)
+
+
+def any_painting_method(args: argparse.Namespace) -> str:
+    """'net' or 'wct' for ``--style-image``: auto picks the net when one is installed and no
+    WCT-only option (--wct-level, --alpha) is given."""
+    from .. import arbitrary
+
+    method = getattr(args, "any_painting", "auto")
+    if method != "auto":
+        return method
+    wct_only = args.wct_level is not None or args.alpha != 1.0
+    return "net" if not wct_only and arbitrary.available() else "wct"
 
 
 def choose_style(args: argparse.Namespace) -> None:

@@ -218,7 +218,15 @@ def export(model_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     start = time.perf_counter()
     if not 11 <= opset <= 21:
         raise ExportError(f"opset must be between 11 and 21, got {opset}")
-    if metadata.read(model_dir)["kind"] == "multi-style":
+    kind = metadata.read(model_dir)["kind"]
+    if kind == "arbitrary":
+        if fp16:
+            raise ExportError("fp16 export of any-painting nets is not supported yet; export "
+                              "float32 (without --fp16)")
+        from .arbitrary_export import export as export_arbitrary
+
+        return export_arbitrary(model_dir, out, opset)
+    if kind == "multi-style":
         if fp16:
             raise ExportError("fp16 export of multi-style nets is not supported yet; export "
                               "float32 (without --fp16)")
