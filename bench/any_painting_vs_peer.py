@@ -54,7 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--realtime", nargs="+", default=["3", "3,2,1@0.6"], metavar="LEVELS[@ALPHA]",
                    help="our real-time variants: a level or a chain, and its alpha (default 1)")
     p.add_argument("--fps-size", default="640x360", help="WxH of the timed frames")
-    p.add_argument("--frames", type=int, default=10, help="timed frames per method")
+    p.add_argument("--frames", type=int, default=10,
+                   help="timed frames per method (0: no timing, e.g. on a busy machine)")
     p.add_argument("--decoders", type=Path, help="WCT decoders folder (default: the installed)")
     p.add_argument("--cell", type=int, default=200, help="cell width of the sheet")
     p.add_argument("--out", required=True, type=Path, help="stem of the result files")
@@ -147,11 +148,12 @@ def main(argv=None) -> int:
             ours = {name: realtime(painting, v) for name, v in variants.items()}
             frame = cv2.resize(images.read_image(args.photos[0]), (w, h),
                                interpolation=cv2.INTER_AREA)
-            speed.append({"painting": painting.name, "size": args.fps_size,
-                          **{f"{name} fps": round(fps(frame, st, args.frames), 2)
-                             for name, st in ours.items()},
-                          "peer fps": round(peer_fps(args.peer, frame, painting, args.frames,
-                                                     tmp), 2)})
+            if args.frames > 0:
+                rates = {f"{name} fps": round(fps(frame, st, args.frames), 2)
+                         for name, st in ours.items()}
+                rates["peer fps"] = round(peer_fps(args.peer, frame, painting, args.frames,
+                                                   tmp), 2)
+                speed.append({"painting": painting.name, "size": args.fps_size, **rates})
             for photo in args.photos:
                 content = images.read_image(photo, max_side=args.size)
                 (record,) = peer_run(args.peer, photo, painting, args.size,
@@ -193,6 +195,8 @@ def table(rows: list[dict], speed: list[dict], methods: list[str], args) -> str:
     lines += [f"| {r['photo']} | {r['painting']} | " + " | ".join(
         f"{r[m]['content']:.3g} / {r[m]['style']:.3g}" for m in methods) + " |" for r in rows]
     timed = [k for k in speed[0] if k.endswith("fps")] if speed else []
+    if not timed:
+        return "\n".join(lines)
     lines += ["", f"Frames per second at {args.fps_size} (median of {args.frames} frames)", "",
               "| painting | " + " | ".join(k[:-4] for k in timed) + " |",
               "|---|" + "---|" * len(timed)]
