@@ -94,9 +94,11 @@ def _resolve(style, backend: str, threads: int) -> tuple[str, Any]:
         return found.name, found
     p = Path(style)
     if p.is_file() and p.suffix.lower() in images.READ_SUFFIXES:
-        from . import wct_realtime
+        from . import arbitrary, wct_realtime
 
-        paintings = wct_realtime.load_styles([str(p)], wct_realtime.DEFAULT_LEVEL, backend, threads,
+        # as the CLI's --style-image: an installed any-painting net, else the WCT graphs
+        paintings = arbitrary.load_styles([str(p)], backend, threads) if arbitrary.available() \
+            else wct_realtime.load_styles([str(p)], wct_realtime.DEFAULT_LEVEL, backend, threads,
                                           None, 1.0)
         return styles.safe_name(p.stem, "painting"), next(iter(paintings.values()))
     found = styles.find(style, _size(backend))

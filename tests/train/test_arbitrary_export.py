@@ -174,3 +174,13 @@ def test_a_graph_whose_signature_does_not_fit_its_role_is_refused(models_root):
                                               onnx_model.KEY_ARBITRARY: json.dumps(bad)})
         with pytest.raises(ModelError, match=needle.replace("(", r"\(").replace(")", r"\)")):
             onnx_model.read_contract_bytes(changed, "p.onnx")
+
+
+def test_the_python_api_uses_an_installed_net_for_a_painting(models_root, monkeypatch):
+    from rtstyle import StyleTransfer
+
+    monkeypatch.setenv("RTSTYLE_MODELS", str(models_root))
+    st = StyleTransfer(str(STYLE), backend="ort-cpu")
+    frame = np.full((24, 32, 3), 90, np.uint8)
+    assert st(frame).shape == frame.shape
+    assert "any-painting net" in st._stylizer.describe()
