@@ -72,10 +72,13 @@ class StatisticsEncoder(nn.Module):
 
 
 class StylePredictor(nn.Module):
-    """Statistics -> a style code of ``n_basis`` weights (unconstrained, as in Ghiasi et al.).
+    """Statistics -> a style code: ``n_basis`` weights that sum to one (a softmax).
 
-    ``shift`` and ``scale`` standardise the statistics; they are set once from the training
-    styles (:meth:`calibrate`) and travel with the weights.
+    Ghiasi et al. leave their code unconstrained; a convex mix keeps γ and β among the rows'
+    own values, so a step of the predictor cannot scale every norm at once (with rows that start
+    equal, an unconstrained code's sum did exactly that within three steps). The rows are free,
+    so the mixes lose nothing. ``shift`` and ``scale`` standardise the statistics; they are set
+    once from the training styles (:meth:`calibrate`) and travel with the weights.
     """
 
     def __init__(self, n_basis: int, hidden: int = 256):
@@ -92,15 +95,15 @@ class StylePredictor(nn.Module):
             self.scale.copy_(stats.std(0, unbiased=False).clamp_min(1e-3))
 
     def start_at(self, code: torch.Tensor) -> None:
-        """Predict ``code`` for every painting at first: the training starts from a known style
-        (e.g. the mean of trained ones) and learns what moves it."""
+        """Predict (nearly) ``code`` (weights summing to one) for every painting at first: the
+        training starts from a known style, e.g. the mean of trained ones."""
         last = self.mlp[-1]
         with torch.no_grad():
             last.weight.zero_()
-            last.bias.copy_(code)
+            last.bias.copy_(torch.log(code.clamp_min(1e-4)))
 
     def forward(self, stats: torch.Tensor) -> torch.Tensor:
-        return self.mlp((stats - self.shift) / self.scale)
+        return torch.softmax(self.mlp((stats - self.shift) / self.scale), dim=1)
 
 
 class ArbitraryStyleNet(nn.Module):

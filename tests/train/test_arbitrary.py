@@ -52,14 +52,17 @@ def test_the_encoder_gives_the_loss_networks_statistics():
     torch.testing.assert_close(ours, ref)
 
 
-def test_the_predictor_standardises_and_can_start_at_a_code():
+def test_the_predictor_standardises_and_gives_convex_codes_from_a_start():
     p = StylePredictor(3, hidden=5)
     stats = torch.rand(6, STATS_DIM) * 4 + 2
     p.calibrate(stats)
     torch.testing.assert_close(((stats - p.shift) / p.scale).mean(0), torch.zeros(STATS_DIM),
                                atol=1e-5, rtol=0)
     p.start_at(torch.tensor([0.5, 0.5, 0.0]))
-    torch.testing.assert_close(p(stats), torch.tensor([[0.5, 0.5, 0.0]]).expand(6, 3))
+    code = p(stats)
+    torch.testing.assert_close(code, torch.tensor([[0.5, 0.5, 0.0]]).expand(6, 3), atol=2e-4,
+                               rtol=0)
+    torch.testing.assert_close(code.sum(1), torch.ones(6))  # a convex mix of the rows
 
 
 def test_the_net_is_its_transformer_with_the_predicted_code():
