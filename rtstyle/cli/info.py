@@ -54,6 +54,17 @@ def wct_levels() -> dict[int, str]:
     return found
 
 
+def any_painting_net() -> str | None:
+    """The folder of the installed any-painting net (rtstyle train-any), if there is one."""
+    from .. import arbitrary
+    from ..errors import RtstyleError
+
+    try:
+        return str(arbitrary.find())
+    except RtstyleError:
+        return None
+
+
 def gather() -> dict:
     import importlib.metadata
     import platform
@@ -74,6 +85,7 @@ def gather() -> dict:
         "torch": version("torch"), "providers": working_providers(),
         "styles": [s.name for s in styles.installed()],
         "wct_realtime_levels": wct_levels(),
+        "any_painting_net": any_painting_net(),
         "model_search_path": [str(p) for p in styles.search_path()],
     }
 
@@ -92,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
           f"onnxruntime {info['onnxruntime']}: {providers}\n"
           f"torch: {info['torch'] or 'not installed (training needs: pip install rtstyle[train])'}"
           f"\nstyles ({len(info['styles'])}): {', '.join(info['styles']) or 'none'}\n"
-          f"any painting (real-time WCT levels): "
-          f"{', '.join(map(str, levels)) or 'none exported'}\n"
+          f"any painting: net {info['any_painting_net'] or 'none installed'}; real-time WCT "
+          f"levels {', '.join(map(str, levels)) or 'none exported'}\n"
           "models are looked up in:\n  " + "\n  ".join(info["model_search_path"]))
     return 0

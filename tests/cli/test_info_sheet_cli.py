@@ -37,8 +37,10 @@ def test_info_names_the_working_cpu_provider_and_the_styles(capsys, library):
     assert info["providers"]["CPUExecutionProvider"] == "ok"
     assert info["styles"] == ["bright", "starry"]
     assert str(library) in info["model_search_path"]
+    assert info["any_painting_net"] is None
     code, stdout, _ = cli(["info"], capsys)
     assert code == 0 and "CPU ok" in stdout and "styles (2): bright, starry" in stdout
+    assert "any painting: net none installed" in stdout
 
 
 def test_styles_json_is_one_record_per_style(capsys, library):

@@ -184,3 +184,10 @@ def test_the_python_api_uses_an_installed_net_for_a_painting(models_root, monkey
     frame = np.full((24, 32, 3), 90, np.uint8)
     assert st(frame).shape == frame.shape
     assert "any-painting net" in st._stylizer.describe()
+
+
+def test_info_names_the_installed_net(models_root, capsys, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_MODELS", str(models_root))
+    code, stdout, err = cli(["info", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["any_painting_net"] == str(models_root / runtime.FOLDER)
