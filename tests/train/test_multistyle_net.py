@@ -24,9 +24,10 @@ def randomised(multi: msn.MultiStyleNet, seed=1) -> msn.MultiStyleNet:
     return multi.eval()
 
 
-def test_one_style_equals_the_plain_net_with_the_same_gamma_and_beta():
+@pytest.mark.parametrize("size", ["tiny", "lite", "full"])
+def test_one_style_equals_the_plain_net_with_the_same_gamma_and_beta(size):
     torch.manual_seed(0)
-    plain = TransformerNet(NETS["tiny"]).eval()
+    plain = TransformerNet(NETS[size]).eval()
     with torch.no_grad():
         for m in plain.modules():
             if isinstance(m, torch.nn.InstanceNorm2d):
