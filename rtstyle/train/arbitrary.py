@@ -195,16 +195,8 @@ class ArbitraryTrainer(RunLoop):
 
     def _outputs(self, imgs):
         """Preview image k in painting k of the held-out ones, then the training ones."""
-        was = self.net.training
-        self.net.eval()
-        out = []
-        with torch.no_grad():
-            for k, img in enumerate(imgs):
-                x = torch.from_numpy(frames.to_model_input(img)).to(self.device)
-                y = self.net(x, self.preview_stats[k % len(self.preview_stats)])
-                out.append(frames.from_model_output(y.float().cpu().numpy()))
-        self.net.train(was)
-        return out
+        stats = self.preview_stats
+        return self._stylize_each(imgs, lambda k, x: self.net(x, stats[k % len(stats)]))
 
     def _preview_titles(self, outs, imgs):
         pool = self._pool()

@@ -165,17 +165,9 @@ class MultiStyleTrainer(RunLoop):
 
     def _outputs(self, imgs):
         """Preview image k in style k (mod S): every painting shows up in a preview grid."""
-        was = self.net.training
-        self.net.eval()
-        out = []
-        with torch.no_grad():
-            for k, img in enumerate(imgs):
-                i = len(self.paintings) - 1 if self.add_style else k % len(self.paintings)
-                x = torch.from_numpy(frames.to_model_input(img)).to(self.device)
-                w = one_hot(i, len(self.paintings)).to(self.device)
-                out.append(frames.from_model_output(self.net(x, w).float().cpu().numpy()))
-        self.net.train(was)
-        return out
+        n = len(self.paintings)
+        return self._stylize_each(imgs, lambda k, x: self.net(x, one_hot(
+            n - 1 if self.add_style else k % n, n).to(self.device)))
 
     def _preview_titles(self, outs, imgs):
         n = len(self.paintings)

@@ -193,6 +193,19 @@ class RunLoop:
         """What the current net makes of the preview images (BGR uint8)."""
         return stylize(self.net, imgs, self.device)
 
+    def _stylize_each(self, imgs: Sequence[np.ndarray], run) -> list[np.ndarray]:
+        """``run(k, x)`` for each preview image ``k`` (``x``: its RGB batch on the device), in
+        eval mode without gradients; BGR uint8 out. For nets that take more than the frame."""
+        was = self.net.training
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                return [frames.from_model_output(run(k, torch.from_numpy(
+                    frames.to_model_input(img)).to(self.device)).float().cpu().numpy())
+                    for k, img in enumerate(imgs)]
+        finally:
+            self.net.train(was)
+
     def _preview_titles(self, outs: Sequence[np.ndarray], imgs: Sequence[np.ndarray]) -> list[str]:
         return [f"step {self.step}"] * len(outs)
 
