@@ -98,3 +98,31 @@ def test_every_zoo_painting_ships_a_net_with_its_evaluation():
             assert ev["size"] == recipe.evaluate_size and len(ev["images"]) >= 2
             assert meta["zoo"]["complete"] == (meta["training"]["steps"] >= zoo.PAPER_STEPS)
     assert (MODELS / "zoo_sheet.png").is_file() and (MODELS / "zoo_evaluation.md").is_file()
+
+
+def shipped_realtime_levels():
+    return sorted(int(p.parent.name[-1]) for p in MODELS.glob("wct/level*/realtime.onnx"))
+
+
+@pytest.mark.parametrize("level", shipped_realtime_levels())
+def test_every_shipped_real_time_wct_graph_matches_its_decoder(level):
+    """The shipped graphs (ONNX Runtime, Newton-Schulz) against the shipped decoder with the
+    exact eigendecomposition WCT, on the bundled photo and painting."""
+    import numpy as np
+
+    torch = pytest.importorskip("torch")
+    from rtstyle import assets, frames, images, wct_realtime
+    from rtstyle.quality import psnr
+    from rtstyle.train.wct.stylize import WCTConfig, stylize_wct
+    from rtstyle.train.wct.trainer import encoder_for, load_decoder
+
+    photo = images.resize_to(images.read_image(assets.path(assets.DEMO_CONTENT)), (64, 96))
+    painting = images.read_image(assets.path(assets.DEMO_STYLE), max_side=128)
+    style = wct_realtime.WCTStyle(painting, level, MODELS / "wct" / f"level{level}",
+                                  backend="ort-cpu", style_size=128)
+    ours = frames.from_model_output(style.run(frames.to_model_input(photo)))
+    with torch.no_grad():
+        ref = stylize_wct(photo, [painting], {level: encoder_for(level)},
+                          {level: load_decoder(MODELS / "wct" / f"level{level}")[0]},
+                          WCTConfig(levels=(level,), alpha=1.0, size=96, style_size=128))
+    assert psnr(ours.astype(np.float32), ref.astype(np.float32)) >= 30
