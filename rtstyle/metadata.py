@@ -87,3 +87,12 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(meta.get(key), dict):
             raise ModelError(f"{file}: '{key}' is missing")
     return meta
+
+
+def read_kind(path: str | os.PathLike, kind: str, what: str) -> dict[str, Any]:
+    """:func:`read`, refusing a folder of another kind: ``what`` names the kind wanted (e.g.
+    'a WCT decoder') in the error."""
+    meta = read(path)
+    if meta["kind"] != kind:
+        raise ModelError(f"{model_dir(path)} is a {meta['kind']} model, not {what}")
+    return meta

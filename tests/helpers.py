@@ -36,6 +36,25 @@ BLOCK_TORCH = textwrap.dedent("""
 """)
 
 
+
+def run_without_torch(body: str, cwd: Path, models: Path) -> str:
+    """Run ``body`` (Python source) in a fresh interpreter with torch unimportable and
+    ``$RTSTYLE_MODELS`` set to ``models``; checks that it succeeded and never imported torch,
+    and returns its standard output."""
+    import os
+    import subprocess
+    import sys
+
+    script = BLOCK_TORCH + textwrap.dedent(body) + textwrap.dedent("""
+        import sys as _sys
+        assert "torch" not in _sys.modules, "the runtime imported torch"
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RTSTYLE_MODELS": str(models)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=cwd, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
 # --- the CLI in-process ----------------------------------------------------------------------
 
 def cli(argv, capsys):

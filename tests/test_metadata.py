@@ -170,3 +170,11 @@ def test_metadata_is_torch_free(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "refused: model not found" in out.stdout
     assert out.stdout.strip().endswith("ok starry")
+
+
+def test_read_kind_refuses_a_folder_of_another_kind_by_name(tiny_model):
+    from rtstyle.metadata import ModelError, read_kind
+
+    assert read_kind(tiny_model, "transformer", "a style net")["kind"] == "transformer"
+    with pytest.raises(ModelError, match="is a transformer model, not a WCT decoder"):
+        read_kind(tiny_model, "wct-decoder", "a WCT decoder")

@@ -254,10 +254,7 @@ def paintings_from_state(state: Mapping[str, Any], key: str) -> list[Painting]:
 def load(path: str | os.PathLike, device: torch.device | str = "cpu"
          ) -> tuple[ArbitraryStyleNet, dict[str, Any]]:
     """An any-painting model folder -> (net in eval mode, metadata)."""
-    meta = metadata.read(path)
-    if meta["kind"] != KIND:
-        raise metadata.ModelError(f"{metadata.model_dir(path)} is a {meta['kind']}, not an "
-                                  "any-painting net")
+    meta = metadata.read_kind(path, KIND, "an any-painting net")
     net = ArbitraryStyleNet(net_config(meta["net"]["name"]), int(meta["net"]["basis"]),
                             int(meta["net"]["hidden"]))
     return model_folder.load_weights(path, net, meta).to(device).eval(), meta

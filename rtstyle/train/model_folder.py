@@ -99,9 +99,7 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu"
          ) -> tuple[TransformerNet, dict[str, Any]]:
     """Rebuild the net of a model folder from its metadata alone; returns (net in eval, metadata)."""
 
-    meta = metadata.read(path)
-    if meta["kind"] != "transformer":
-        raise ModelError(f"{metadata.model_dir(path)} is a {meta['kind']}, not a style net")
+    meta = metadata.read_kind(path, "transformer", "a style net")
     net = build(meta["net"])
     return load_weights(path, net, meta).to(device).eval(), meta
 

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from .. import config, frames, images, metadata
-from ..metadata import ModelError
 from ..errors import ConfigError
 from ..interrupts import StopRequest
 from . import distributed, model_folder
@@ -64,9 +63,7 @@ def style_order(step: int, n_styles: int, seed: int) -> int:
 def load(path: str | os.PathLike, device: torch.device | str = "cpu"
          ) -> tuple[MultiStyleNet, dict[str, Any]]:
     """A multi-style model folder -> (net in eval mode, metadata)."""
-    meta = metadata.read(path)
-    if meta["kind"] != KIND:
-        raise ModelError(f"{metadata.model_dir(path)} is a {meta['kind']}, not a multi-style net")
+    meta = metadata.read_kind(path, KIND, "a multi-style net")
     net = MultiStyleNet(net_config(meta["net"]["name"]), len(meta["styles"]))
     return model_folder.load_weights(path, net, meta).to(device).eval(), meta
 

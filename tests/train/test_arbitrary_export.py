@@ -5,12 +5,7 @@ contracts, the engine's --style-image path, and torch-free loading."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,7 +19,8 @@ from rtstyle.stylizer import Stylizer  # noqa: E402
 from rtstyle.train import arbitrary, export  # noqa: E402
 from rtstyle.train.arbitrary_net import StatisticsEncoder  # noqa: E402
 from rtstyle.train.loss_networks import load_loss_network  # noqa: E402
-from tests.helpers import ASSETS, BLOCK_TORCH, ROOT, STYLE, assert_one_line_error, cli  # noqa: E402
+from tests.helpers import (ASSETS, STYLE, assert_one_line_error, cli,  # noqa: E402
+                           run_without_torch)
 from tests.train.test_arbitrary import SETTINGS, held_out  # noqa: E402
 from tests.train.test_multistyle import CFG, paintings  # noqa: E402
 
@@ -133,22 +129,16 @@ def test_without_a_net_auto_is_wct_and_net_says_how_to_get_one(tmp_path, capsys,
 
 
 def test_the_runtime_runs_without_torch(models_root, tmp_path):
-    script = BLOCK_TORCH + textwrap.dedent(f"""
-        import sys
+    out = run_without_torch(f"""
         from rtstyle import arbitrary, images
         from rtstyle.stylizer import Stylizer
         styles = arbitrary.load_styles([{str(STYLE)!r}], "ort-cpu")
         st = Stylizer(styles, warm_up=None)
         out = st(images.read_image({str(ASSETS / "tubingen.jpg")!r}, max_side=40))
         assert out.dtype.name == "uint8"
-        assert "torch" not in sys.modules, "the runtime imported torch"
         print("ran", st.describe())
-    """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RTSTYLE_MODELS": str(models_root)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path, env=env)
-    assert done.returncode == 0, done.stderr
-    assert "ran any-painting net, ort-cpu (fp32)" in done.stdout
+    """, tmp_path, models_root)
+    assert "ran any-painting net, ort-cpu (fp32)" in out
 
 
 def test_export_refuses_out_and_fp16(models_root, tmp_path):

@@ -178,10 +178,7 @@ def describe(level: int) -> dict[str, Any]:
 def load_decoder(path: str | os.PathLike, device: torch.device | str = "cpu"
                  ) -> tuple[WCTDecoder, dict[str, Any]]:
     """A decoder model folder -> (decoder in eval mode, metadata)."""
-    meta = metadata.read(path)
-    if meta["kind"] != KIND:
-        raise metadata.ModelError(f"{metadata.model_dir(path)} is a {meta['kind']} model, "
-                                  "not a WCT decoder")
+    meta = metadata.read_kind(path, KIND, "a WCT decoder")
     level = meta["net"].get("level")
     if level not in (1, 2, 3, 4, 5):
         raise metadata.ModelError(f"{metadata.model_dir(path)}: invalid WCT level {level!r}")
