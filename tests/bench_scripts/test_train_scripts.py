@@ -1,5 +1,6 @@
 """bench/train_speed.py and bench/train_curve.py, run for real on tiny nets and photos."""
 
+import csv
 import json
 import shutil
 import subprocess
@@ -86,3 +87,31 @@ def test_loss_sweep_fine_tunes_one_net_per_variant_and_reuses_finished_ones(tiny
     assert meta["style"]["name"] == "starry_night_van_gogh"  # the init's painting: its name
     again = run("loss_sweep.py", *args)
     assert "sw10: done" in again.stdout and "sw30: done" in again.stdout
+
+
+def test_loss_curves_reads_real_runs_and_counts_the_steps_before_an_init(tiny_model, photos,
+                                                                       tmp_path):
+    from rtstyle.cli import main
+
+    fine = tmp_path / "fine"
+    args = ["train", "--init", tiny_model, "--style", STYLE, "--data", photos, "--out", fine,
+            "--steps", 6, *TINY]
+    assert main([str(a) for a in args]) == 0
+    out = tmp_path / "losses"
+    run("loss_curves.py", tiny_model.parent, fine, "--window", 2, "--tail", 3, "--out", out)
+    first, second = json.loads(out.with_suffix(".json").read_text())["results"]
+    assert (first["from_steps"], first["steps"]) == (0, 3)
+    assert (second["from_steps"], second["steps"], second["tail_steps"]) == (3, 6, 3)
+    totals = [float(r["total"]) for r in csv.DictReader((fine / "losses.csv").open())]
+    assert second["last_window"] == pytest.approx(sum(totals[-2:]) / 2)
+    assert second["tail_change"] == pytest.approx(
+        second["last_window"] / (sum(totals[1:3]) / 2) - 1)
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert "| fine | 3 | 6 |" in out.with_suffix(".md").read_text()
+
+
+def test_loss_curves_refuses_a_folder_without_losses(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "loss_curves.py"), str(tmp_path),
+                           "--out", str(tmp_path / "x")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "has no losses.csv" in done.stderr
