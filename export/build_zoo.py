@@ -1,6 +1,7 @@
-"""Build the shipped style zoo from export/zoo.toml: train (or resume), evaluate against Gatys,
-export to ONNX (fp32, and fp16 when it passes its checks), install into models/, and redraw the
-contact sheet and the evaluation table.
+"""Build the shipped style zoo from export/zoo.toml: train (or resume), store the weights in
+float16 (when the output keeps 40 dB), evaluate against Gatys, export to ONNX (fp32, and fp16
+when it passes its checks), install into models/, and redraw the contact sheet and the
+evaluation table.
 
     # on a GPU: the paper's schedule, every style, full and lite nets
     python export/build_zoo.py --device cuda --amp bf16 --channels-last

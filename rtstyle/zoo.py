@@ -396,6 +396,11 @@ def build(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions,
     model = folder / "model"
     meta = metadata.read(model)
     steps = int(meta["training"].get("total_steps", meta["training"]["steps"]))
+    if opts.fp16:  # first, so the evaluation and the flicker figures are the shipped weights'
+        try:
+            run([opts.python, "-m", "rtstyle", "export", "--model", str(model), "--fp16-weights"])
+        except subprocess.CalledProcessError:
+            log.warning("%s: float16 weights failed their check; they stay float32", model)
     summary = None
     if opts.evaluate:
         ev_cmd = evaluate_command(zoo, style, net, opts)

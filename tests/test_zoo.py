@@ -168,6 +168,10 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
     assert built.folder == folder and built.steps == 2 and built.fp16
     for name in ("model.json", "model.safetensors", "model.onnx", "model.fp16.onnx", "style.jpg"):
         assert (folder / name).is_file(), name
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), "np") as f:  # stored in float16
+        assert {str(f.get_tensor(k).dtype) for k in f.keys()} == {"float16"}
     assert not (folder / "preview.jpg").exists()  # it shows training photos
     meta = metadata.read(folder)
     assert meta["zoo"] == {"key": "starry", "label": zoo.label(meta["training"]),
@@ -200,12 +204,13 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
                                                       out.getvalue()), out.getvalue()
     seen = []
     zoo.build(z, s, "tiny", opts, run=lambda c: (seen.append(c[3]), in_process(c)))
-    assert seen == ["export", "flicker", "export", "export"]  # no training, same evaluation
+    # no training; the float16 weights are not rewritten, so the evaluation is reused
+    assert seen == ["export", "export", "flicker", "export", "export"]
     assert metadata.read(folder)["evaluation"]["images"] == ev["images"]
     (zoo.run_folder(opts, s, "tiny") / "model" / "model.safetensors").touch()  # new weights
     seen.clear()
     zoo.build(z, s, "tiny", opts, run=lambda c: (seen.append(c[3]), in_process(c)))
-    assert seen == ["evaluate", "export", "flicker", "export", "export"]
+    assert seen == ["export", "evaluate", "export", "flicker", "export", "export"]
 
     sheet = zoo.contact_sheet([folder], [opts.photos_dir / "a.png", opts.photos_dir / "b.png"],
                               tmp_path / "sheet.png", cell=64)

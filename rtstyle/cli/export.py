@@ -26,6 +26,10 @@ def register(sub) -> None:
     p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--fp16", action="store_true",
                    help="half-precision weights and convolutions (instance norm stays float32)")
+    p.add_argument("--fp16-weights", action="store_true",
+                   help="first store the folder's weights in float16 (half the size, also in "
+                        "model.onnx, which still computes in float32); refused unless the "
+                        "output keeps 40 dB PSNR")
     p.add_argument("--ns-iterations", type=positive_int, default=None, metavar="N",
                    help="WCT decoders: Newton-Schulz iterations in the whitening (default 20)")
     p.set_defaults(run=run)
@@ -37,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from ..train import export
 
     if metadata.read(args.model)["kind"] == "wct-decoder":
-        if args.out or args.fp16:
-            raise InputError("--out and --fp16 are for style nets; a WCT decoder's graphs are "
-                             "written into its model folder in fp32")
+        if args.out or args.fp16 or args.fp16_weights:
+            raise InputError("--out, --fp16 and --fp16-weights are for style nets; a WCT "
+                             "decoder's graphs are written into its model folder in fp32")
         from ..train.wct import export as wct_export
 
         r = wct_export.export_wct(args.model, opset=args.opset,
@@ -53,11 +57,15 @@ def run(args: argparse.Namespace) -> int:
     if args.ns_iterations:
         raise InputError("--ns-iterations is for WCT decoders")
 
-    r = export.export(args.model, args.out, opset=args.opset, fp16=args.fp16)
+    r = export.export(args.model, args.out, opset=args.opset, fp16=args.fp16,
+                      fp16_weights=args.fp16_weights)
     parity = ", ".join(f"{k}: {v:.2g}" for k, v in r.parity.items())
     extra = ""
     if r.fp16_psnr:
         extra = "; fp16 PSNR vs fp32 " + ", ".join(f"{k}: {v:.1f} dB" for k, v in r.fp16_psnr.items())
+    if r.weights_psnr:
+        extra += ("; weights stored in float16 (output PSNR vs float32 "
+                  + ", ".join(f"{k}: {v:.1f} dB" for k, v in r.weights_psnr.items()) + ")")
     print(f"wrote {r.path} ({r.precision}, opset {r.opset}, {r.bytes / 1e6:.2f} MB) in "
           f"{r.seconds:.1f} s; max |onnx - torch| {parity}{extra}")
     return 0

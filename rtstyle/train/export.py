@@ -11,6 +11,11 @@ Pitfalls handled on purpose (and tested):
 - fp16: the convolutions run in half precision, but instance norm computes its variance in
   float32 (at 0..255 activations an fp16 variance overflows), and the IO stays float32. The
   fp16 file is refused unless it reaches ``FP16_MIN_PSNR`` dB against fp32 on real photos.
+- float16 storage (``fp16_weights``): a folder's weights can be rounded to float16 once, when the
+  net's output keeps ``FP16_MIN_PSNR`` dB. Weights that float16 holds exactly are then stored as
+  float16 in the fp32 graph too, each behind a ``Cast`` that ONNX Runtime folds when it loads
+  the file: half the bytes, the same float32 arithmetic and speed. That is what lets six full
+  nets ship within the repository's size budget.
 """
 
 from __future__ import annotations
@@ -113,6 +118,81 @@ def to_onnx(net: TransformerNet, opset: int = DEFAULT_OPSET, fp16: bool = False)
     return buf.getvalue()
 
 
+#: Initialisers smaller than this stay float32 (biases, norm parameters: a Cast costs more
+#: than it saves).
+HALF_STORAGE_MIN_ELEMENTS = 1024
+
+
+def store_exact_halves(onnx_bytes: bytes) -> bytes:
+    """Store every large float32 initialiser whose values float16 holds exactly as float16,
+    cast back to float32 by a node at the top of the graph (folded by ONNX Runtime at load).
+    Lossless: a graph with ordinary float32 weights comes back unchanged."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    graph = model.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(init)
+        if values.size < HALF_STORAGE_MIN_ELEMENTS:
+            continue
+        half = values.astype(np.float16)
+        if not np.array_equal(half.astype(np.float32), values):
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(half, f"{name}.fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}.fp16"], [name], to=TensorProto.FLOAT,
+                                      name=f"{name}.cast"))
+    if not casts:
+        return onnx_bytes
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    return model.SerializeToString()
+
+
+def halve_weights(net: TransformerNet,
+                  sizes: Sequence[tuple[int, int]] = PARITY_SIZES,
+                  min_psnr: float = FP16_MIN_PSNR) -> tuple[TransformerNet, dict[str, float]]:
+    """A copy of ``net`` with its weights rounded to float16 (kept as float32 tensors), and the
+    PSNR of its output against ``net``'s on real photos; ExportError below ``min_psnr``."""
+    rounded = TransformerNet(net.config)
+    rounded.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                             for k, v in net.state_dict().items()})
+    rounded.eval()
+    net = net.cpu().eval()
+    out = {}
+    for k, (h, w) in enumerate(sizes):
+        x = torch.from_numpy(_photo_batch(h, w, k))
+        with torch.no_grad():
+            value = psnr(net(x, pad=False).clamp(0, 255).numpy(),
+                         rounded(x, pad=False).clamp(0, 255).numpy())
+        out[f"{h}x{w}"] = value
+        if not value >= min_psnr:
+            raise ExportError(f"float16 weights reach only {value:.1f} dB PSNR against float32 at "
+                              f"{h}x{w} (needs {min_psnr} dB); the weights stay float32")
+    return rounded, out
+
+
+def save_half_weights(model_dir: str | os.PathLike, net: TransformerNet,
+                      meta: dict[str, Any]) -> None:
+    """Rewrite the folder's one safetensors file in float16 (atomically; left untouched when
+    it already holds these weights, so evaluations dated after it stay valid)."""
+    from safetensors.torch import save as to_safetensors
+
+    folder = metadata.model_dir(model_dir)
+    files = model_folder.weight_files(folder, meta)
+    if len(files) != 1:
+        raise ExportError(f"{folder}: float16 storage is for single-file style nets")
+    state = {k: v.detach().half().contiguous() if v.is_floating_point() else v
+             for k, v in net.state_dict().items()}
+    data = to_safetensors(state)
+    if files[0].read_bytes() != data:
+        atomic.write_bytes(files[0], data)
+
+
 def model_card(meta: dict[str, Any], precision: str, opset: int) -> dict[str, str]:
     """The ONNX metadata properties for a model folder's metadata."""
     io_contract = {**metadata.IO_CONTRACT, "precision": precision}
@@ -203,6 +283,8 @@ class ExportResult:
     opset: int
     parity: dict[str, float] = field(default_factory=dict)
     fp16_psnr: dict[str, float] = field(default_factory=dict)
+    #: PSNR of the float16-rounded weights' output against float32's (``fp16_weights``).
+    weights_psnr: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     bytes: int = 0
 
@@ -213,12 +295,19 @@ def default_output(model_dir: str | os.PathLike, fp16: bool) -> Path:
 
 
 def export(model_dir: str | os.PathLike, out: str | os.PathLike | None = None,
-           opset: int = DEFAULT_OPSET, fp16: bool = False) -> ExportResult:
-    """Export a model folder to ONNX, check it, and write it atomically (nothing on failure)."""
+           opset: int = DEFAULT_OPSET, fp16: bool = False,
+           fp16_weights: bool = False) -> ExportResult:
+    """Export a model folder to ONNX, check it, and write it atomically (nothing on failure).
+
+    ``fp16_weights`` first rounds the folder's weights to float16 and rewrites them so (refused,
+    changing nothing, unless the output keeps ``FP16_MIN_PSNR`` dB): the folder and its fp32
+    graph then take half the space."""
     start = time.perf_counter()
     if not 11 <= opset <= 21:
         raise ExportError(f"opset must be between 11 and 21, got {opset}")
     kind = metadata.read(model_dir)["kind"]
+    if fp16_weights and kind != "transformer":
+        raise ExportError(f"float16 weight storage is for one-style nets, not {kind} models")
     if kind == "arbitrary":
         if fp16:
             raise ExportError("fp16 export of any-painting nets is not supported yet; export "
@@ -238,7 +327,10 @@ def export(model_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     if out.suffix != ".onnx":
         raise ExportError(f"the output file must end in .onnx, got {out.name}")
     atomic.check_output_path(out)
-    fp32 = to_onnx(net, opset, fp16=False)
+    weights_psnr: dict[str, float] = {}
+    if fp16_weights:
+        net, weights_psnr = halve_weights(net)
+    fp32 = store_exact_halves(to_onnx(net, opset, fp16=False))
     parity = check_parity(fp32, net)
     precision = "fp32"
     data, psnrs = fp32, {}
@@ -251,6 +343,8 @@ def export(model_dir: str | os.PathLike, out: str | os.PathLike | None = None,
           f"{' (' + style['license'] + ')' if style.get('license') else ''}"
     data = with_metadata(data, model_card(meta, precision, opset), doc)
     onnx_model.read_contract_bytes(data, str(out))  # the runtime accepts what we wrote
+    if fp16_weights:  # only once every check has passed
+        save_half_weights(model_dir, net, meta)
     atomic.write_bytes(out, data)
-    return ExportResult(out, precision, opset, parity, psnrs, time.perf_counter() - start,
-                        len(data))
+    return ExportResult(out, precision, opset, parity, psnrs, weights_psnr,
+                        time.perf_counter() - start, len(data))

@@ -61,6 +61,16 @@ def test_export_fp16_prints_psnr(capsys, model_copy):
     assert onnx_model.read_contract(target).precision == "fp16"
 
 
+def test_export_with_fp16_weights_says_what_the_rounding_costs(capsys, model_copy):
+    status, out, err = cli(["export", "--model", model_copy, "--fp16-weights"], capsys)
+    assert status == 0, err
+    assert PARITY.search(out), out
+    psnr = re.search(r"weights stored in float16 \(output PSNR vs float32 256x256: ([0-9.]+|inf) "
+                     r"dB, 360x640: ([0-9.]+|inf) dB\)", out)
+    assert psnr, out
+    assert all(float(v) >= 40 for v in psnr.groups())
+
+
 def test_export_to_a_chosen_file_and_opset(capsys, model_copy, tmp_path):
     before = listing(model_copy)
     out_file = tmp_path / "elsewhere" / "starry.onnx"

@@ -242,6 +242,61 @@ def test_fp16_check_refuses_a_broken_graph(tiny_random):
         export.check_fp16(wrong, data32)
 
 
+# --- float16 storage ---------------------------------------------------------------------------
+
+def test_weights_that_float16_holds_are_stored_half_and_compute_the_same():
+    net = random_net("lite", seed=4)
+    rounded, psnrs = export.halve_weights(net)
+    assert set(psnrs) == {"256x256", "360x640"} and min(psnrs.values()) >= 40
+    plain = export.to_onnx(rounded)
+    halved = export.store_exact_halves(plain)
+    assert len(halved) < 0.6 * len(plain)
+    model = graph(halved)
+    onnx.checker.check_model(model)
+    big = [i for i in model.graph.initializer if i.data_type == TensorProto.FLOAT16]
+    casts = {n.input[0] for n in model.graph.node if n.op_type == "Cast"}
+    assert big and {i.name for i in big} <= casts
+    assert all(numpy_helper.to_array(i).size >= export.HALF_STORAGE_MIN_ELEMENTS for i in big)
+    x = np.random.default_rng(5).uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
+    np.testing.assert_array_equal(session(halved).run(None, {"input": x})[0],
+                                  session(plain).run(None, {"input": x})[0])
+    assert max(export.check_parity(halved, rounded).values()) <= 0.01
+    # ordinary float32 weights are not representable in float16: nothing changes
+    unrounded = export.to_onnx(net)
+    assert export.store_exact_halves(unrounded) == unrounded
+
+
+def test_rounding_that_costs_too_much_is_refused():
+    with pytest.raises(ExportError, match=r"float16 weights reach only .* stay float32"):
+        export.halve_weights(random_net("tiny", seed=0), min_psnr=500)
+
+
+def test_an_fp16_weights_export_halves_the_folder_and_keeps_parity(model_copy):
+    from safetensors import safe_open
+
+    from rtstyle.train import model_folder
+
+    weights = model_copy / "model.safetensors"
+    before = weights.stat().st_size
+    r = export.export(model_copy, fp16_weights=True)
+    assert min(r.weights_psnr.values()) >= 40
+    with safe_open(str(weights), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    assert weights.stat().st_size < 0.6 * before
+    net, _ = model_folder.load(model_copy, "cpu")  # float32 again when loaded
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    assert max(export.check_parity(r.path.read_bytes(), net).values()) <= 0.01
+    again = export.export(model_copy, fp16_weights=True)  # idempotent
+    assert all(v == float("inf") for v in again.weights_psnr.values())
+
+
+def test_a_refused_fp16_weights_export_changes_nothing(model_copy, tmp_path):
+    before = (model_copy / "model.safetensors").read_bytes()
+    with pytest.raises(ExportError, match="must end in .onnx"):
+        export.export(model_copy, out=tmp_path / "m.txt", fp16_weights=True)
+    assert (model_copy / "model.safetensors").read_bytes() == before
+
+
 def test_psnr():
     a = np.zeros((1, 3, 4, 4), np.float32)
     assert export.psnr(a, a) == float("inf")
