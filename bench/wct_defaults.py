@@ -1,6 +1,6 @@
 """What ``rtstyle wct``'s level choice does to a photo: content and style distances (under the
-default training loss, VGG19 Gram and feature distances) of the default chain, of all five
-levels, of Gatys-100 from noise on the same loss (the quality reference), and of the painting
+default training loss, VGG19 Gram and feature distances) of the default chain, of every
+level with a decoder, of Gatys-100 from noise on the same loss (the quality reference), and of the painting
 itself as the output (the "nothing of the photo is left" end), per photo and painting.
 
     S=../shared/data/styles
@@ -42,11 +42,14 @@ def main(argv=None) -> int:
     from rtstyle.train.wct.trainer import encoder_for, find_decoder, load_decoder
 
     loss = TrainConfig().loss
-    chosen, _ = default_levels(args.decoders)
-    decoders = {lv: load_decoder(find_decoder(lv, args.decoders))[0] for lv in range(1, 6)}
-    encoders = {lv: encoder_for(lv, "cpu") for lv in range(1, 6)}
+    chosen, left_out = default_levels(args.decoders)
+    # every level with a decoder, the ones below their floor included (what the old default ran)
+    every = tuple(sorted({*chosen, *(c.level for c in left_out if c.psnr_db is not None)},
+                         reverse=True))
+    decoders = {lv: load_decoder(find_decoder(lv, args.decoders))[0] for lv in every}
+    encoders = {lv: encoder_for(lv, "cpu") for lv in every}
     methods = {f"wct {','.join(map(str, chosen))} (default)": chosen,
-               "wct 5,4,3,2,1": (5, 4, 3, 2, 1)}
+               f"wct {','.join(map(str, every))} (every decoder)": every}
     rows = []
     for photo_path in args.photos:
         photo = images.read_image(photo_path, max_side=args.size)

@@ -24,8 +24,8 @@ from common import machine, write_report  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=512, help="longer side of the output (default 512)")
-    p.add_argument("--configs", default="4;5,4,3,2,1",
-                   help="level lists separated by ';' (default: '4;5,4,3,2,1')")
+    p.add_argument("--configs", default="4;4,3,2,1",
+                   help="level lists separated by ';' (default: '4;4,3,2,1')")
     p.add_argument("--alpha", type=float, default=0.8)
     p.add_argument("--device", default="cpu")
     p.add_argument("--decoders", type=Path, help="folder with level1..level5 (default models/wct)")

@@ -257,8 +257,8 @@ def test_cli_export_of_a_decoder_folder_prints_the_psnr(capsys, decoder_copy, mo
 
 
 @pytest.mark.parametrize("extra, needle", [
-    (["--fp16"], "--out and --fp16 are for style nets"),
-    (["--out", "x.onnx"], "--out and --fp16 are for style nets"),
+    (["--fp16"], "--out, --fp16 and --fp16-weights are for style nets"),
+    (["--out", "x.onnx"], "--out, --fp16 and --fp16-weights are for style nets"),
     (["--opset", "5"], "opset must be between 11 and 21"),
     (["--ns-iterations", "101"], "iterations must be 1..100"),
 ])
