@@ -10,8 +10,9 @@ evaluation table.
     # only redraw models/zoo_sheet.png and models/zoo_evaluation.md from what is installed
     python export/build_zoo.py --sheet-only
 
-Runs live in runs/zoo/<style>-<net>; interrupted or shorter runs are continued from their
-checkpoints, finished ones are reused.
+Runs live in runs/zoo/<style>-<net>, and the recipe's finishing phase on larger crops (from
+that run's net) in runs/zoo/<style>-<net>-finish, which is what is evaluated and installed;
+interrupted or shorter runs are continued from their checkpoints, finished ones are reused.
 """
 
 from __future__ import annotations

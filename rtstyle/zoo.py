@@ -58,6 +58,17 @@ class ZooStyle:
         return installed_name(self.key, net)
 
 
+@dataclass(frozen=True)
+class Finish:
+    """A last phase of every net's training on larger crops, from the net its main run made and
+    at the same stroke scale (the painting keeps its training size). Nets trained on 256 px
+    crops and used at 512 px (the evaluation) or 640x360 (a webcam) come out with about twice
+    the style loss they trained to; a short phase at the size of use takes most of it back."""
+    image_size: int
+    batch_size: int
+    steps: int
+
+
 def installed_name(key: str, net: str) -> str:
     """The folder a zoo style's net is installed as: the key for the full net, else key_net."""
     return key if net == "full" else f"{key}_{net}"
@@ -74,6 +85,7 @@ class Zoo:
     sheet_images: tuple[str, ...] = ()
     flicker_video: str | None = None
     flicker_frames: int = 30
+    finish: Finish | None = None
 
     def select(self, keys: Sequence[str] | None) -> list[ZooStyle]:
         if not keys:
@@ -109,7 +121,7 @@ def load(path: str | os.PathLike) -> Zoo:
     defaults = data.get("defaults", {})
     unknown = set(defaults) - {"preset", "nets", "steps", "style_weight", "evaluate_images",
                                "evaluate_size", "evaluate_iterations", "sheet_images",
-                               "flicker_video", "flicker_frames"}
+                               "flicker_video", "flicker_frames", "finish"}
     if unknown:
         raise ConfigError(f"{path}: unknown settings in [defaults]: {', '.join(sorted(unknown))}")
     styles = []
@@ -161,7 +173,27 @@ def load(path: str | os.PathLike) -> Zoo:
                evaluate_iterations=tuple(sorted(set(its))),
                sheet_images=tuple(defaults.get("sheet_images", ())),
                flicker_video=defaults.get("flicker_video"),
-               flicker_frames=_typed(defaults.get("flicker_frames", 30), int, "flicker_frames"))
+               flicker_frames=_typed(defaults.get("flicker_frames", 30), int, "flicker_frames"),
+               finish=_finish(defaults.get("finish"), f"{path} [defaults.finish]"))
+
+
+def _finish(value: Any, where: str) -> Finish | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table")
+    fields = {"image_size": 16, "batch_size": 1, "steps": 1}
+    unknown = set(value) - set(fields)
+    missing = set(fields) - set(value)
+    if unknown or missing:
+        raise ConfigError(f"{where} needs exactly {', '.join(fields)}"
+                          f" (unknown: {', '.join(sorted(unknown)) or '-'}; "
+                          f"missing: {', '.join(sorted(missing)) or '-'})")
+    got = {k: _typed(value[k], int, f"{where} {k}") for k in fields}
+    for k, least in fields.items():
+        if got[k] < least:
+            raise ConfigError(f"{where}: {k} must be at least {least}, got {got[k]}")
+    return Finish(**got)
 
 
 def _style_size(value: Any, where: str) -> int | None:
@@ -213,6 +245,15 @@ def run_folder(opts: BuildOptions, style: ZooStyle, net: str) -> Path:
     return opts.runs / f"{style.key}-{net}"
 
 
+def finish_folder(opts: BuildOptions, style: ZooStyle, net: str) -> Path:
+    return opts.runs / f"{style.key}-{net}-finish"
+
+
+def shipped_run(zoo: Zoo, opts: BuildOptions, style: ZooStyle, net: str) -> Path:
+    """The run whose model is evaluated and installed: the finishing phase's, if any."""
+    return finish_folder(opts, style, net) if zoo.finish else run_folder(opts, style, net)
+
+
 def _trained_steps(run: Path) -> int:
     try:
         return int(metadata.read(run / "model")["training"]["steps"])
@@ -227,21 +268,10 @@ def train_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> li
     done = _trained_steps(run)
     if done >= steps:
         return None
-    cmd = [opts.python, "-m", "rtstyle", "train", "--out", str(run), "--steps", str(steps),
-           "--device", opts.device, "--checkpoint-every", str(opts.checkpoint_every)]
-    if opts.workers is not None:
-        cmd += ["--workers", str(opts.workers)]
-    if opts.quiet:
-        cmd.append("--quiet")
+    cmd = _train_base(run, steps, opts)
     if (run / "checkpoint.pt").is_file():
         return cmd + ["--resume"]
-    source = opts.styles_dir / style.file
-    if not source.is_file():
-        raise InputError(f"style image not found: {source} (give --styles-dir)")
-    cmd += ["--style", str(source), "--data", str(opts.data), "--net", net,
-            "--preset", zoo.preset, "--style-name", style.style_name,
-            "--style-credit", style.credit, "--style-license", style.license,
-            "--style-weight", repr(style.style_weight)]
+    cmd += _style_args(zoo, style, net, opts)
     if style.style_size:
         cmd += ["--style-size", str(style.style_size)]
     if style.init:
@@ -259,8 +289,53 @@ def train_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> li
     return cmd + list(opts.extra_train_args)
 
 
+def finish_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> list[str] | None:
+    """The finishing phase's ``rtstyle train`` command (see :class:`Finish`), or None when the
+    recipe has none or its run already has its steps."""
+    f = zoo.finish
+    run = finish_folder(opts, style, net)
+    if f is None or _trained_steps(run) >= f.steps:
+        return None
+    cmd = _train_base(run, f.steps, opts)
+    if (run / "checkpoint.pt").is_file():
+        return cmd + ["--resume"]
+    start = run_folder(opts, style, net) / "model"
+    config = metadata.read(start).get("recipe", {}).get("config", {})
+    style_size = style.style_size or config.get("style_size") or config.get("image_size")
+    if not style_size:
+        raise InputError(f"{start} does not say its training size (recipe.config.image_size)")
+    cmd += _style_args(zoo, style, net, opts) + ["--init", str(start),
+                                                 "--style-size", str(style_size)]
+    if opts.amp:
+        cmd += ["--amp", opts.amp]
+    if opts.channels_last:
+        cmd.append("--channels-last")
+    return cmd + list(opts.extra_train_args) + ["--image-size", str(f.image_size),
+                                                "--batch-size", str(f.batch_size)]
+
+
+def _train_base(run: Path, steps: int, opts: BuildOptions) -> list[str]:
+    cmd = [opts.python, "-m", "rtstyle", "train", "--out", str(run), "--steps", str(steps),
+           "--device", opts.device, "--checkpoint-every", str(opts.checkpoint_every)]
+    if opts.workers is not None:
+        cmd += ["--workers", str(opts.workers)]
+    if opts.quiet:
+        cmd.append("--quiet")
+    return cmd
+
+
+def _style_args(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> list[str]:
+    source = opts.styles_dir / style.file
+    if not source.is_file():
+        raise InputError(f"style image not found: {source} (give --styles-dir)")
+    return ["--style", str(source), "--data", str(opts.data), "--net", net,
+            "--preset", zoo.preset, "--style-name", style.style_name,
+            "--style-credit", style.credit, "--style-license", style.license,
+            "--style-weight", repr(style.style_weight)]
+
+
 def evaluate_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> list[str]:
-    run = run_folder(opts, style, net)
+    run = shipped_run(zoo, opts, style, net)
     photos = [str(opts.photos_dir / p) for p in zoo.evaluate_images]
     missing = [p for p in photos if not Path(p).is_file()]
     if missing or not photos:
@@ -280,7 +355,7 @@ def flicker_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> 
     video = opts.videos_dir / zoo.flicker_video
     if not video.is_file():
         raise InputError(f"flicker clip not found: {video} (give --videos-dir)")
-    run = run_folder(opts, style, net)
+    run = shipped_run(zoo, opts, style, net)
     return [opts.python, "-m", "rtstyle", "flicker", "--model", str(run / "model"), "--video",
             str(video), "--frames", str(zoo.flicker_frames), "--backend", "ort-cpu",
             "--style-loss-frames", "0", "--out", str(run / "flicker")]
@@ -388,11 +463,14 @@ def build(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions,
           run: Callable[[list[str]], None] | None = None) -> Built:
     """Train (or resume), evaluate, export and install one net of one style."""
     run = run or _run
-    folder = run_folder(opts, style, net)
     cmd = train_command(zoo, style, net, opts)
     if cmd is not None:
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        opts.runs.mkdir(parents=True, exist_ok=True)
         run(cmd)
+    cmd = finish_command(zoo, style, net, opts)
+    if cmd is not None:
+        run(cmd)
+    folder = shipped_run(zoo, opts, style, net)
     model = folder / "model"
     meta = metadata.read(model)
     steps = int(meta["training"].get("total_steps", meta["training"]["steps"]))

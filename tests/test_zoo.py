@@ -66,6 +66,11 @@ def test_the_shipped_recipe_has_six_public_domain_paintings_with_credits():
     ("[styles.a\n", "not valid TOML"),
     ("[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\nstyle_size = 8\n", "at least 16"),
     ("[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\ninit = 'b'\n", "init must name a zoo style"),
+    ("[defaults.finish]\nimage_size = 512\n[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\n",
+     r"needs exactly image_size, batch_size, steps .*missing: batch_size, steps"),
+    ("[defaults.finish]\nimage_size = 8\nbatch_size = 1\nsteps = 1\n[styles.a]\nfile = 'a.jpg'\n"
+     "credit = 'x'\n", "image_size must be at least 16"),
+    ("[defaults]\nfinish = 512\n[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\n", "must be a table"),
 ])
 def test_a_bad_recipe_is_refused_with_the_reason(tmp_path, text, needle):
     with pytest.raises(ConfigError, match=needle):
@@ -238,6 +243,32 @@ def test_a_tiny_zoo_is_built_installed_listed_and_drawn(tmp_path, photos, only_n
     table = zoo.table([folder])
     assert table.count("| starry_tiny | tiny |") == 2 and "n/a" in table
     assert f"{fl['warping_error']:.2f} ({fl['original_warping_error']:.2f})" in table
+
+
+def test_a_finishing_phase_trains_on_larger_crops_from_the_main_run_and_ships(
+        tmp_path, photos, only_named_styles):
+    z = zoo.load(write(tmp_path, TINY_ZOO + "[defaults.finish]\nimage_size = 48\n"
+                       "batch_size = 1\nsteps = 1\n"))
+    s, opts = z.styles[0], options(tmp_path, photos)
+    assert z.finish == zoo.Finish(image_size=48, batch_size=1, steps=1)
+    assert zoo.load(RECIPE).finish is None or zoo.load(RECIPE).finish.image_size == 512
+    seen = []
+    built = zoo.build(z, s, "tiny", opts, run=lambda c: (seen.append(c), in_process(c)))
+    main_run, finish = [c for c in seen if c[3] == "train"]
+    assert "--init" not in main_run
+    assert finish[finish.index("--init") + 1] == str(zoo.run_folder(opts, s, "tiny") / "model")
+    # the painting keeps the main run's size (its crops: 32 px here), the crops grow
+    assert finish[finish.index("--style-size") + 1] == "32"
+    assert finish[-4:] == ["--image-size", "48", "--batch-size", "1"]
+    assert finish[finish.index("--style-weight") + 1] == "20.0"
+    meta = metadata.read(built.folder)
+    assert meta["recipe"]["config"]["image_size"] == 48
+    assert meta["training"]["steps"] == 1 and meta["training"]["total_steps"] == 3
+    assert "tiny-finish" in meta["evaluation"]["command"]
+    assert "tiny-finish" in meta["evaluation"]["stability"]["command"]
+    seen.clear()  # a rebuild trains nothing
+    zoo.build(z, s, "tiny", opts, run=lambda c: (seen.append(c), in_process(c)))
+    assert [c[3] for c in seen if c[3] == "train"] == []
 
 
 def build_zoo():
