@@ -30,7 +30,10 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(p)
     p.add_argument("--level", type=int, metavar="L",
-                   help="1..5: the decoder of relu{L}_1 (not needed with --resume)")
+                   help="1..5: the decoder of relu{L}_1 (not needed with --resume or --init)")
+    p.add_argument("--init", metavar="DECODER",
+                   help="start from this decoder model folder (e.g. models/wct/level3) instead "
+                        "of random weights; its level is the run's")
     p.add_argument("--data", metavar="DIR", help="folder of training photos, searched "
                    "recursively; not needed with --resume")
     p.add_argument("--eval-images", nargs="+", metavar="PATH",
@@ -44,6 +47,17 @@ def register(sub) -> None:
     g.add_argument("--vgg-weights", dest="loss_net_weights", metavar="FILE",
                    help="VGG19 weights for the encoder (default: the bundled ImageNet weights)")
     p.set_defaults(run=run, download=False)
+
+
+def init_updates(init: str, level: int | None) -> dict[str, object]:
+    """``--init DECODER``: the folder, resolved, and its level (unless --level names one, which
+    must then match: the trainer's check says so)."""
+    from .. import metadata
+    from ..train.wct import trainer as wct_trainer
+
+    decoder, _ = wct_trainer.load_decoder(init)  # a readable decoder, or a one-line error
+    return {"init": str(metadata.model_dir(init).resolve()),
+            "level": decoder.level if level is None else level}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     state = None
     eval_paths = [str(Path(p).resolve()) for p in args.eval_images or ()]
     if args.resume:
+        if args.init:
+            raise InputError("--init cannot change on --resume: the checkpoint holds the weights")
         check_resume_flags(args)
         run_dir.prepare(resume=True, force=False)
         state = trainer.resume_state(run_dir)
@@ -71,10 +87,13 @@ def run(args: argparse.Namespace) -> int:
         eval_paths = eval_paths or list(state.get("eval_paths", []))
         eval_size = args.eval_size or int(state.get("eval_size", 512))
         data = data_folder(args, state)
-        wct_trainer.check(cfg, world)
+        wct_trainer.check(cfg, world, resuming=True)
     else:
-        if args.level is None:
-            raise InputError("--level is required (1..5; unless you --resume a run)")
+        if args.init:
+            updates.update(init_updates(args.init, args.level))
+        elif args.level is None:
+            raise InputError("--level is required (1..5; unless you --resume a run or --init "
+                             "from a decoder)")
         if not args.data:
             raise InputError("--data is required (unless you --resume a run)")
         cfg = config.replace(wct_trainer.WCTTrainConfig(), updates)

@@ -162,6 +162,49 @@ def test_missing_or_bad_level_and_data(case, photos, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_init_continues_a_decoder_in_a_new_run_and_counts_its_steps(good_run, photos, tmp_path,
+                                                                   capsys):
+    """--init DECODER: the level comes from the decoder, training starts from its weights
+    (the first step's loss is the decoder's, far below a random decoder's), and the model's
+    training section counts the steps behind it."""
+    start = good_run["run"] / "model"
+    out = tmp_path / "more"
+    status, stdout, err = cli(wct_args(out, "--init", start, level=None, data=photos, steps=2),
+                              capsys)
+    assert status == 0, err
+    assert "trained relu1_1 decoder: 2 steps" in stdout
+    meta = metadata.read(out / "model")
+    assert meta["net"]["level"] == 1 and meta["recipe"]["config"]["init"] == str(start.resolve())
+    training = meta["training"]
+    assert training["steps"] == 2 and training["total_steps"] == 4 + 2
+    fresh = tmp_path / "fresh"
+    assert cli(wct_args(fresh, data=photos, steps=2), capsys)[0] == 0
+    assert losses(out)[0][3] < losses(fresh)[0][3]
+
+
+@pytest.mark.parametrize("case", [
+    ("other-level", lambda start: ["--init", start, "--level", 2], ["relu1_1 decoder", "--level 1"]),
+    ("not-a-decoder", lambda start: ["--init", start.parent / "checkpoint.pt"], ["model.json"]),
+], ids=lambda c: c[0])
+def test_a_bad_init_is_a_one_line_error(case, good_run, photos, tmp_path, capsys):
+    _, extra, needles = case
+    out = tmp_path / "run"
+    argv = wct_args(out, *extra(good_run["run"] / "model"), level=None, data=photos, steps=1)
+    status, stdout, err = cli(argv, capsys)
+    assert status == 1
+    assert_one_line_error(err, *needles)
+    assert not out.exists()
+
+
+def test_init_cannot_change_on_resume(old_run, capsys):
+    before = snapshot(old_run)
+    status, _, err = cli(["train-wct", "--out", old_run, "--resume", "--init",
+                          old_run / "model"], capsys)
+    assert status == 1
+    assert_one_line_error(err, "--init cannot change on --resume")
+    assert snapshot(old_run) == before
+
+
 def test_image_size_must_fit_the_level(photos, tmp_path, capsys):
     out = tmp_path / "run"
     status, _, err = cli(wct_args(out, "--image-size", 36, level=4, data=photos, steps=1),

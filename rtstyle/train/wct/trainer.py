@@ -50,6 +50,9 @@ class WCTTrainConfig(RunSettings):
     batch_size: int = 8
     steps: int = 20000
     lr: float = 1e-4
+    #: a decoder model folder of the same level to start from (None: random initialisation);
+    #: the shipped decoders were short runs, and this is how they are trained on.
+    init: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -62,11 +65,24 @@ class WCTTrainConfig(RunSettings):
                               f"got {self.image_size}")
 
 
-def check(cfg: WCTTrainConfig, world: distributed.World | None = None) -> torch.device:
-    """Device, precision and the VGG19 weights: everything that can fail before training."""
+def check(cfg: WCTTrainConfig, world: distributed.World | None = None,
+          resuming: bool = False) -> torch.device:
+    """Device, precision, the VGG19 weights and ``--init``: everything that can fail before
+    training."""
     device = check_device(cfg, world)
+    if cfg.init and not resuming:  # a resumed run has its weights in the checkpoint
+        init_decoder(cfg)
     load_loss_network("vgg19", device, "max", cfg.loss_net_weights, cfg.allow_download)
     return device
+
+
+def init_decoder(cfg: WCTTrainConfig) -> WCTDecoder:
+    """The decoder ``cfg.init`` names, checked against ``cfg.level`` (ModelError/ConfigError)."""
+    decoder, meta = load_decoder(cfg.init)
+    if decoder.level != cfg.level:
+        raise ConfigError(f"--init {cfg.init} is the relu{decoder.level}_1 decoder, but this "
+                          f"run trains relu{cfg.level}_1; pass --level {decoder.level}")
+    return decoder
 
 
 def encoder_for(level: int, device: torch.device | str = "cpu", weights: str | None = None,
@@ -116,6 +132,8 @@ class DecoderTrainer(RunLoop):
         return {"eval_paths": self.eval_paths, "eval_size": self.eval_size}
 
     def _make_net(self):
+        if self.cfg.init and not self.resuming:
+            return init_decoder(self.cfg).train()
         return WCTDecoder(self.cfg.level)
 
     def _make_loss(self):
