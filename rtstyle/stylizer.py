@@ -32,9 +32,11 @@ log = logging.getLogger(__name__)
 MIN_SIDE = 16
 #: Reflected pixels added on every side of a frame before a style net runs, cropped off after.
 #: Nets trained against VGG's zero-padded convolutions paint a thin line of one colour on the
-#: outer pixels, where the loss barely sees them (a yellow 2 px rim from the starry night
-#: net); a margin moves that line out of the picture, for 3.5 % more pixels at 640x360.
-EDGE_MARGIN = 4
+#: outer pixels, where the loss barely sees them (a yellow rim from the starry night net); a
+#: margin moves that line out of the picture. Nets finished on 512 px crops paint it up to
+#: ~6 px deep (bench/results/edge_margin_finished_cpu_2026-12-06.md), hence 6: 5.3 % more
+#: pixels at 640x360.
+EDGE_MARGIN = 6
 #: Frames larger than 8K (7680x4320) are refused: pass max_side to stylise a smaller copy.
 MAX_PIXELS = 7680 * 4320
 
