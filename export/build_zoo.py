@@ -116,7 +116,7 @@ def main(argv=None) -> int:
                 evaluate_device=args.evaluate_device, quiet=args.quiet)
             nets = args.nets.split(",") if args.nets else None
             for style in zoo.select(args.styles.split(",") if args.styles else None):
-                for net in nets or style.nets:
+                for net in zoo.build_order(nets or style.nets):
                     built = zoo_mod.build(zoo, style, net, opts)
                     ev = built.evaluation
                     eq = "n/a" if ev is None else ev["equivalent_iterations_median"]

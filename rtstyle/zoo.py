@@ -69,6 +69,20 @@ class Finish:
     steps: int
 
 
+@dataclass(frozen=True)
+class Grow:
+    """A net grown (Net2Net, ``rtstyle train --init``) from the same painting's installed net of
+    another size instead of a main run of its own: it starts computing what that net computes
+    and trains only in the finishing phase's crops, with its own schedule."""
+    source: str
+    steps: int
+    #: Adam learning rate (None: the preset's)
+    lr: float | None = None
+    #: learning-rate warm-up steps (``rtstyle train --warmup``): Adam's first full-size steps
+    #: throw a trained net far off
+    warmup: int = 0
+
+
 def installed_name(key: str, net: str) -> str:
     """The folder a zoo style's net is installed as: the key for the full net, else key_net."""
     return key if net == "full" else f"{key}_{net}"
@@ -86,6 +100,12 @@ class Zoo:
     flicker_video: str | None = None
     flicker_frames: int = 30
     finish: Finish | None = None
+    #: nets grown from another net of the same painting (see :class:`Grow`), by net
+    grow: dict[str, Grow] = field(default_factory=dict)
+
+    def build_order(self, nets: Sequence[str]) -> list[str]:
+        """``nets`` with every net a grown one starts from built before it."""
+        return sorted(nets, key=lambda n: n in self.grow)  # stable: recipe order otherwise
 
     def select(self, keys: Sequence[str] | None) -> list[ZooStyle]:
         if not keys:
@@ -121,7 +141,7 @@ def load(path: str | os.PathLike) -> Zoo:
     defaults = data.get("defaults", {})
     unknown = set(defaults) - {"preset", "nets", "steps", "style_weight", "evaluate_images",
                                "evaluate_size", "evaluate_iterations", "sheet_images",
-                               "flicker_video", "flicker_frames", "finish"}
+                               "flicker_video", "flicker_frames", "finish", "grow"}
     if unknown:
         raise ConfigError(f"{path}: unknown settings in [defaults]: {', '.join(sorted(unknown))}")
     styles = []
@@ -162,6 +182,8 @@ def load(path: str | os.PathLike) -> Zoo:
     if not styles:
         raise ConfigError(f"{path} lists no styles ([styles.NAME] tables)")
     steps = _typed(defaults.get("steps", PAPER_STEPS), int, f"{path} steps")
+    finish = _finish(defaults.get("finish"), f"{path} [defaults.finish]")
+    grow = _grow(defaults.get("grow", {}), finish, f"{path} [defaults.grow]")
     its = tuple(_typed(i, int, f"{path} evaluate_iterations") for i in
                 defaults.get("evaluate_iterations", (50, 100)))
     if steps < 1 or not its or min(its) < 1:
@@ -174,7 +196,7 @@ def load(path: str | os.PathLike) -> Zoo:
                sheet_images=tuple(defaults.get("sheet_images", ())),
                flicker_video=defaults.get("flicker_video"),
                flicker_frames=_typed(defaults.get("flicker_frames", 30), int, "flicker_frames"),
-               finish=_finish(defaults.get("finish"), f"{path} [defaults.finish]"))
+               finish=finish, grow=grow)
 
 
 def _finish(value: Any, where: str) -> Finish | None:
@@ -194,6 +216,35 @@ def _finish(value: Any, where: str) -> Finish | None:
         if got[k] < least:
             raise ConfigError(f"{where}: {k} must be at least {least}, got {got[k]}")
     return Finish(**got)
+
+
+def _grow(value: Any, finish: Finish | None, where: str) -> dict[str, Grow]:
+    """``[defaults.grow.NET]`` tables: from (a net), steps, and optionally lr and warmup."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must hold one table per grown net ([defaults.grow.full])")
+    out = {}
+    for net, t in value.items():
+        at = f"{where[:-1]}.{net}]"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{at} must be a table")
+        unknown = set(t) - {"from", "steps", "lr", "warmup"}
+        if unknown or "from" not in t or "steps" not in t:
+            raise ConfigError(f"{at} needs from and steps (and may have lr, warmup); "
+                              f"unknown: {', '.join(sorted(unknown)) or '-'}")
+        source = t["from"]
+        if net not in NETS or source not in NETS or net == source:
+            raise ConfigError(f"{at}: from = {source!r} must name a net other than {net!r} "
+                              f"among {', '.join(NETS)}")
+        grow = Grow(source, _typed(t["steps"], int, f"{at} steps"),
+                    None if t.get("lr") is None else _typed(t["lr"], float, f"{at} lr"),
+                    _typed(t.get("warmup", 0), int, f"{at} warmup"))
+        if grow.steps < 1 or grow.warmup < 0 or (grow.lr is not None and not grow.lr > 0):
+            raise ConfigError(f"{at}: steps must be at least 1, lr positive, warmup >= 0")
+        out[net] = grow
+    if out and finish is None:
+        raise ConfigError(f"{where}: grown nets train in the finishing phase's crops; add "
+                          "[defaults.finish]")
+    return out
 
 
 def _style_size(value: Any, where: str) -> int | None:
@@ -262,7 +313,10 @@ def _trained_steps(run: Path) -> int:
 
 
 def train_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> list[str] | None:
-    """The ``rtstyle train`` command for one net, or None when the run already has its steps."""
+    """The ``rtstyle train`` command for one net, or None when the run already has its steps
+    or the net has no main run (a grown net)."""
+    if net in zoo.grow:
+        return None
     run = run_folder(opts, style, net)
     steps = opts.steps or zoo.steps
     done = _trained_steps(run)
@@ -292,26 +346,44 @@ def train_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> li
 def finish_command(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> list[str] | None:
     """The finishing phase's ``rtstyle train`` command (see :class:`Finish`), or None when the
     recipe has none or its run already has its steps."""
-    f = zoo.finish
+    f, grow = zoo.finish, zoo.grow.get(net)
     run = finish_folder(opts, style, net)
-    if f is None or _trained_steps(run) >= f.steps:
+    steps = grow.steps if grow else f.steps if f else 0
+    if f is None or _trained_steps(run) >= steps:
         return None
-    cmd = _train_base(run, f.steps, opts)
+    cmd = _train_base(run, steps, opts)
     if (run / "checkpoint.pt").is_file():
         return cmd + ["--resume"]
-    start = run_folder(opts, style, net) / "model"
+    start = _finish_start(zoo, style, net, opts)
     config = metadata.read(start).get("recipe", {}).get("config", {})
     style_size = style.style_size or config.get("style_size") or config.get("image_size")
     if not style_size:
         raise InputError(f"{start} does not say its training size (recipe.config.image_size)")
     cmd += _style_args(zoo, style, net, opts) + ["--init", str(start),
                                                  "--style-size", str(style_size)]
+    if grow and grow.lr is not None:
+        cmd += ["--lr", repr(grow.lr)]
+    if grow and grow.warmup:
+        cmd += ["--warmup", str(grow.warmup)]
     if opts.amp:
         cmd += ["--amp", opts.amp]
     if opts.channels_last:
         cmd.append("--channels-last")
     return cmd + list(opts.extra_train_args) + ["--image-size", str(f.image_size),
                                                 "--batch-size", str(f.batch_size)]
+
+
+def _finish_start(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions) -> Path:
+    """The net a finishing phase starts from: the main run's, or for a grown net the
+    painting's installed net it grows from."""
+    if net not in zoo.grow:
+        return run_folder(opts, style, net) / "model"
+    source = zoo.grow[net].source
+    start = opts.install / style.installed_name(source)
+    if not (start / metadata.METADATA_FILE).is_file():
+        raise InputError(f"{style.key}'s {net} net grows from its {source} net, which is "
+                         f"not installed in {opts.install}: build that first")
+    return start
 
 
 def _train_base(run: Path, steps: int, opts: BuildOptions) -> list[str]:
@@ -416,13 +488,18 @@ def _shown(command: Sequence[str]) -> list[str]:
     return [c if c and " " not in c else json.dumps(c) for c in cmd]
 
 
-def label(training: dict[str, Any]) -> str:
+def label(training: dict[str, Any], net: str | None = None) -> str:
     """How the net was made, for ``rtstyle styles`` and the README: every step and hour behind
-    it (a fine-tuned net counts its starting point's too) and the device."""
+    it (a fine-tuned net counts its starting point's too), the device, and for a net grown
+    from a smaller one how many of those steps it trained itself."""
     steps = int(training.get("total_steps", training.get("steps", 0)))
     seconds = float(training.get("total_seconds", training.get("seconds", 0.0)))
     took = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
     said = f"trained: {steps:,} steps ({took}) on {training.get('device', '?')}"
+    source = (training.get("init") or {}).get("net")
+    if net and source and source != net:
+        said += f", the last {int(training.get('steps', 0)):,} as a {net} net grown from the " \
+                f"{source} net"
     if steps >= PAPER_STEPS:
         return said
     return f"{said}; the paper's schedule is {PAPER_STEPS:,} steps"
@@ -489,7 +566,7 @@ def build(zoo: Zoo, style: ZooStyle, net: str, opts: BuildOptions,
             data = json.loads(ev_file.read_text())
             report.write_json(ev_file.parent / "command.json", {"command": ev_cmd})
         summary = summarise(data, net, ev_cmd)
-    extra: dict[str, Any] = {"zoo": {"key": style.key, "label": label(meta["training"]),
+    extra: dict[str, Any] = {"zoo": {"key": style.key, "label": label(meta["training"], net),
                                      "complete": steps >= PAPER_STEPS,
                                      "style_weight": style.style_weight}}
     fl_cmd = flicker_command(zoo, style, net, opts) if opts.evaluate else None

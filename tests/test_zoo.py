@@ -271,6 +271,51 @@ def test_a_finishing_phase_trains_on_larger_crops_from_the_main_run_and_ships(
     assert [c[3] for c in seen if c[3] == "train"] == []
 
 
+def test_a_grown_net_starts_from_the_paintings_installed_smaller_net_in_the_finish_phase(
+        tmp_path, photos, only_named_styles):
+    z = zoo.load(write(tmp_path, TINY_ZOO.replace('nets = ["tiny"]', 'nets = ["full", "lite"]')
+                       + "[defaults.grow.full]\nfrom = 'lite'\nsteps = 2\nlr = 2e-4\nwarmup = 3\n"
+                       "[defaults.finish]\nimage_size = 48\nbatch_size = 1\nsteps = 1\n"))
+    s, opts = z.styles[0], options(tmp_path, photos, evaluate=False)
+    assert z.grow == {"full": zoo.Grow("lite", steps=2, lr=2e-4, warmup=3)}
+    assert z.build_order(["full", "lite"]) == ["lite", "full"]
+    assert zoo.train_command(z, s, "full", opts) is None  # no main run of its own
+    with pytest.raises(InputError, match="grows from its lite net, which is not installed"):
+        zoo.finish_command(z, s, "full", opts)
+    seen = []
+    for net in z.build_order(s.nets):
+        zoo.build(z, s, net, opts, run=lambda c: (seen.append(c), in_process(c)))
+    trains = [c for c in seen if c[3] == "train"]
+    assert [c[c.index("--net") + 1] for c in trains] == ["lite", "lite", "full"]
+    grown = trains[-1]
+    assert grown[grown.index("--init") + 1] == str(opts.install / "starry_lite")
+    assert grown[grown.index("--warmup") + 1] == "3"
+    assert grown[grown.index("--lr") + 1] == "0.0002"
+    assert grown[grown.index("--steps") + 1] == "2"
+    lite_finish = trains[1]
+    assert "--warmup" not in lite_finish and "--lr" not in lite_finish
+    meta = metadata.read(opts.install / "starry")
+    assert meta["net"]["name"] == "full" and meta["training"]["init"]["net"] == "lite"
+    assert meta["training"]["total_steps"] == 2 + 1 + 2
+    assert ", the last 2 as a full net grown from the lite net" in meta["zoo"]["label"]
+    assert "grown" not in metadata.read(opts.install / "starry_lite")["zoo"]["label"]
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[defaults.grow.full]\nfrom = 'huge'\nsteps = 1\n", "must name a net other than"),
+    ("[defaults.grow.full]\nfrom = 'full'\nsteps = 1\n", "must name a net other than"),
+    ("[defaults.grow.full]\nfrom = 'lite'\n", "needs from and steps"),
+    ("[defaults.grow.full]\nfrom = 'lite'\nsteps = 1\nrate = 1\n", "unknown: rate"),
+    ("[defaults.grow.full]\nfrom = 'lite'\nsteps = 1\nlr = -1.0\n", "lr positive"),
+    ("[defaults]\ngrow = 'lite'\n", "must hold one table per grown net"),
+    ("[defaults.grow]\nfull = 'lite'\n", "must be a table"),
+    ("[defaults.grow.full]\nfrom = 'lite'\nsteps = 1\n", "add \\[defaults.finish\\]"),
+])
+def test_a_bad_grow_table_is_refused(tmp_path, text, needle):
+    with pytest.raises(ConfigError, match=needle):
+        zoo.load(write(tmp_path, text + "[styles.a]\nfile = 'a.jpg'\ncredit = 'x'\n"))
+
+
 def build_zoo():
     import importlib.util
 

@@ -15,8 +15,8 @@ from . import train_multi
 from .progress import TrainingBar
 
 #: Settings every training command takes from flags of the same name (flag dest = config key).
-COMMON_FLAGS = ("image_size", "batch_size", "steps", "epochs", "lr", "seed", "amp", "workers",
-                "cache_photos", "device", "checkpoint_every", "preview_every", "loss_net_weights")
+COMMON_FLAGS = ("image_size", "batch_size", "steps", "epochs", "lr", "warmup", "seed", "amp",
+                "workers", "cache_photos", "device", "checkpoint_every", "preview_every", "loss_net_weights")
 RUN_FLAGS = ("net", "style_size", "temporal_weight", *COMMON_FLAGS)
 
 
@@ -35,7 +35,8 @@ def register(sub) -> None:
                    help="longer side of the style image (default: --image-size)")
     g.add_argument("--init", metavar="MODEL",
                    help="start from this trained model (installed style name or model folder, "
-                   "same --net) instead of random weights: fine-tuning, e.g. with "
+                   "same --net, or a lite net to grow into a full one: Net2Net) instead of "
+                   "random weights: fine-tuning, e.g. with "
                    "--temporal-weight")
     g.add_argument("--temporal-weight", type=nonneg_float, metavar="W",
                    help="weight of the temporal term for steadier video (0 = off, the default; "
@@ -69,6 +70,9 @@ def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: str):
                    help="finish after M minutes of this sitting, as if --steps were reached: "
                    "the model is written at that step; --resume continues towards --steps")
     g.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default {lr:g})")
+    g.add_argument("--warmup", type=nonneg_int, metavar="K",
+                   help="raise the learning rate linearly over the run's first K steps "
+                   "(default 0 = none); spares a trained net (--init) Adam's first big steps")
     g.add_argument("--seed", type=int)
     g.add_argument("--amp", nargs="?", const="bf16",
                    choices=("auto", "off", "bf16", "bf16-loss", "fp16"),

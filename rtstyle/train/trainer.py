@@ -25,6 +25,7 @@ from .loss_networks import load_loss_network
 from .losses import LossConfig, PerceptualLoss
 from .temporal import Jitter
 from .transformer_net import NETS, TransformerNet, build, describe, net_config
+from .widen import can_widen, widen
 from .run_folder import RunFolder, resume_state  # noqa: F401  (the CLI's entry points)
 from .run_loop import (HISTORY_COLUMNS, NonFiniteLoss, RunLoop, RunSettings,  # noqa: F401
                        TrainResult, _device_name, check_device, launch, lineage, optimise,
@@ -68,7 +69,8 @@ class TrainConfig(RunSettings):
 
 #: Settings that may change when a run is resumed; every other one is part of the recipe.
 RESUMABLE = ("steps", "epochs", "workers", "cache_photos", "device", "checkpoint_every",
-             "preview_every", "amp", "channels_last", "lr", "loss_net_weights", "allow_download")
+             "preview_every", "amp", "channels_last", "lr", "warmup", "loss_net_weights",
+             "allow_download")
 
 
 def presets() -> dict[str, dict]:
@@ -157,10 +159,14 @@ def init_net(cfg: TrainConfig) -> TransformerNet:
     """The net ``cfg.init`` names, checked against ``cfg.net`` (ModelError/ConfigError)."""
     net, meta = model_folder.load(cfg.init)
     have = meta.get("net", {}).get("name")
-    if have != cfg.net:
-        raise ConfigError(f"--init {cfg.init} is a '{have}' net, but this run trains a "
-                          f"'{cfg.net}' net; pass --net {have} or another model")
-    return net
+    if have == cfg.net:
+        return net
+    if can_widen(net.config, net_config(cfg.net)):
+        log.info("--init %s: growing its '%s' net into a '%s' net that computes the same image "
+                 "(Net2Net)", cfg.init, have, cfg.net)
+        return widen(net.float(), net_config(cfg.net), seed=cfg.seed)
+    raise ConfigError(f"--init {cfg.init} is a '{have}' net, which cannot grow into this run's "
+                      f"'{cfg.net}' net; pass --net {have} or another model")
 
 
 def train(cfg: TrainConfig, run_dir: str | os.PathLike, style: np.ndarray, style_info: StyleInfo,

@@ -24,7 +24,7 @@ import torch
 from rtstyle.cli import main
 from rtstyle.train import trainer
 from rtstyle.errors import ImageError, InputError
-from rtstyle.train import checkpoint
+from rtstyle.train import checkpoint, model_folder
 
 from tests.helpers import ASSETS, STYLE, TINY, assert_one_line_error, cli
 
@@ -437,7 +437,36 @@ def test_init_without_net_trains_the_init_models_net(capsys, tmp_path, photos, g
     assert status == 0, err
     assert json.loads((run / "model" / "model.json").read_text())["net"]["name"] == "tiny"
     status, _, err = cli([*argv, "--force", "--net", "lite"], capsys)
-    assert status != 0 and "is a 'tiny' net, but this run trains a 'lite' net" in err
+    assert status != 0 and "is a 'tiny' net, which cannot grow into this run's 'lite' net" in err
+
+
+def test_init_grows_a_lite_net_into_a_full_net(capsys, tmp_path, photos):
+    lite, full = tmp_path / "lite", tmp_path / "full"
+    status, _, err = cli(train_args(lite, data=photos, steps=1, net="lite"), capsys)
+    assert status == 0, err
+    status, _, err = cli(train_args(full, "--init", lite / "model", data=photos, steps=1,
+                                      net="full"), capsys)
+    assert status == 0, err
+    meta = json.loads((full / "model" / "model.json").read_text())
+    assert meta["net"]["name"] == "full"
+    assert meta["training"]["init"]["net"] == "lite"
+    assert meta["training"]["total_steps"] == 2
+
+
+@pytest.mark.parametrize("warmup", [0, 10])
+def test_warmup_shrinks_adams_first_step(capsys, tmp_path, photos, good_run, warmup):
+    # Adam's first step moves every weight by about lr whatever its gradient; with a warm-up
+    # of K steps the first step is lr / K
+    run = tmp_path / "run"
+    status, _, err = cli(train_args(run, "--init", good_run["run"] / "model", "--lr", "1e-3",
+                                    "--warmup", str(warmup), "--amp", "off", data=photos,
+                                    steps=1), capsys)
+    assert status == 0, err
+    before, _ = model_folder.load(good_run["run"] / "model")
+    after, _ = model_folder.load(run / "model")
+    moved = max((a - b).abs().max().item()
+                for a, b in zip(after.parameters(), before.parameters()))
+    assert moved == pytest.approx(1e-3 / max(warmup, 1), rel=0.01)
 
 
 def test_resume_needs_neither_style_nor_data(capsys, old_run):
