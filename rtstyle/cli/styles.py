@@ -15,6 +15,18 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
+def label(s) -> str | None:
+    """How the net was trained: the zoo's label, or the same words from its training facts
+    (a net trained outside the zoo)."""
+    from ..zoo import label as zoo_label
+
+    training = s.meta.get("training", {})
+    said = s.meta.get("zoo", {}).get("label")
+    if said or not training.get("steps"):
+        return said
+    return zoo_label(training, s.meta.get("net", {}).get("name"))
+
+
 def record(s) -> dict:
     """What ``--json`` prints for one installed style."""
     st = s.meta.get("style", {})
@@ -23,7 +35,7 @@ def record(s) -> dict:
             "credit": st.get("credit") or None, "license": st.get("license") or None,
             "folder": str(s.folder), "exported": s.onnx is not None,
             "steps": training.get("steps"), "device": training.get("device"),
-            "label": s.meta.get("zoo", {}).get("label"),
+            "label": label(s),
             **({"styles": [{k: m.get(k) for k in ("name", "credit", "license")}
                            for m in s.meta["styles"]]} if s.members else {})}
 
@@ -56,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{'':{width}}    {m['name']}: {m.get('credit') or 'credit unknown'} — "
                       f"{m.get('license') or 'licence unknown'}")
             continue
-        label = s.meta.get("zoo", {}).get("label")
+        said = label(s)
         print(f"{s.name:{width}}  {s.meta.get('net', {}).get('name', '?'):5}  "
               f"{st.get('credit') or 'credit unknown'} — {st.get('license') or 'licence unknown'}"
-              f"{onnx}\n{'':{width}}  {s.folder}" + (f"\n{'':{width}}  {label}" if label else ""))
+              f"{onnx}\n{'':{width}}  {s.folder}" + (f"\n{'':{width}}  {said}" if said else ""))
     return 0

@@ -49,6 +49,9 @@ def test_styles_json_is_one_record_per_style(capsys, library):
     records = [json.loads(line) for line in stdout.splitlines()]
     assert [r["name"] for r in records] == ["bright", "starry"]
     assert all(r["exported"] and r["net"] == "tiny" and r["steps"] == 2 for r in records)
+    # trained outside the zoo: the label still says how, from the training facts
+    assert all(r["label"].startswith("trained: 2 steps (") and " on cpu" in r["label"]
+               for r in records)
 
 
 def test_sheet_shows_the_photo_in_every_style(capsys, library, photo, tmp_path):
