@@ -4,7 +4,8 @@
 For each photo and painting, at --size on the longer side:
 - ours real-time: the ``--style-image`` path of ``rtstyle image|video|webcam`` (ONNX graphs,
   Newton-Schulz whitening), ONNX Runtime on the CPU, for each ``--realtime`` variant: one level
-  (``3``) or a chain run coarse to fine (``3,2,1``), with its alpha (``3,2,1@0.6``);
+  (``3``) or a chain run coarse to fine (``3,2,1``), with its alpha (``3,2,1@0.6``) and the
+  content path's precision (``3,2,1@0.6:fp32``; default auto: int8 where a level has it);
 - ours any-painting net (``--net FOLDER``, an exported ``rtstyle train-any`` model): the
   painting's code predicted once, then the transformer, ONNX Runtime on the CPU;
 - ours multi-level: ``rtstyle wct`` with its defaults (the levels whose decoders meet their
@@ -53,8 +54,10 @@ def parse_args(argv=None):
     p.add_argument("--style-size", type=int, default=256,
                    help="longer side of the painting the style distance is measured against "
                         "(256: the zoo's training and evaluation size)")
-    p.add_argument("--realtime", nargs="+", default=["3", "3,2,1@0.6"], metavar="LEVELS[@ALPHA]",
-                   help="our real-time variants: a level or a chain, and its alpha (default 1)")
+    p.add_argument("--realtime", nargs="+", default=["3", "3,2,1@0.6"],
+                   metavar="LEVELS[@ALPHA][:PRECISION]",
+                   help="our real-time variants: a level or a chain, its alpha (default 1) and "
+                        "precision (auto, fp32, int8; default auto)")
     p.add_argument("--net", type=Path, metavar="FOLDER",
                    help="also an any-painting net (model.onnx + predictor.onnx)")
     p.add_argument("--fps-size", default="640x360", help="WxH of the timed frames")
@@ -76,14 +79,16 @@ def peer_run(peer: Path, inputs: Path, painting: Path, size: int, target: Path) 
     return records if isinstance(records, list) else [records]
 
 
-def parse_variant(spec: str) -> tuple[tuple[int, ...], float]:
+def parse_variant(spec: str) -> tuple[tuple[int, ...], float, str]:
+    spec, _, precision = spec.partition(":")
     levels, _, alpha = spec.partition("@")
-    return tuple(int(v) for v in levels.split(",")), float(alpha or 1.0)
+    return tuple(int(v) for v in levels.split(",")), float(alpha or 1.0), precision or "auto"
 
 
 def variant_name(spec: str) -> str:
-    levels, alpha = parse_variant(spec)
-    return f"realtime {','.join(map(str, levels))}" + (f" a{alpha:g}" if alpha != 1 else "")
+    levels, alpha, precision = parse_variant(spec)
+    return f"realtime {','.join(map(str, levels))}" + (f" a{alpha:g}" if alpha != 1 else "") \
+        + (f" {precision}" if precision != "auto" else "")
 
 
 def realtime(painting: Path, spec: str):
@@ -91,8 +96,9 @@ def realtime(painting: Path, spec: str):
     from rtstyle import wct_realtime
     from rtstyle.stylizer import Stylizer
 
-    levels, alpha = parse_variant(spec)
-    (style,) = wct_realtime.load_styles([painting], levels, "ort-cpu", alpha=alpha).values()
+    levels, alpha, precision = parse_variant(spec)
+    (style,) = wct_realtime.load_styles([painting], levels, "ort-cpu", alpha=alpha,
+                                        precision=precision).values()
     return Stylizer({painting.stem: style}, backend="ort-cpu", warm_up=None)
 
 

@@ -25,7 +25,7 @@ FORMAT = "rtstyle-onnx/1"
 KEY_FORMAT = "rtstyle.format"
 KEY_IO = "rtstyle.io"
 KEY_CARD = "rtstyle.card"
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 #: Real-time arbitrary style (WCT) graphs carry this too: {"role", "level", "channels"}.
 KEY_WCT = "rtstyle.wct"
 #: The WCT content path: the frame plus the style's statistics (computed once per style).
@@ -138,7 +138,9 @@ def read_contract_bytes(data: bytes, where: str) -> ModelInfo:
     except json.JSONDecodeError as e:
         raise ModelError(f"{where}: its contract metadata is not valid JSON ({e})") from e
     metadata.check_io(io, where)
-    if io.get("precision", "fp32") not in PRECISIONS:
+    # int8 is only made for the WCT content path (rtstyle export --int8)
+    content_path = isinstance(wct, dict) and wct.get("role") == "content-path"
+    if io.get("precision", "fp32") not in (PRECISIONS if content_path else PRECISIONS[:2]):
         raise ModelError(f"{where}: unknown precision {io.get('precision')!r}")
     if not isinstance(card, dict):
         raise ModelError(f"{where}: its model card is not a JSON object")

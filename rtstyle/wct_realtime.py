@@ -4,7 +4,9 @@ A style's statistics, the mean and the colouring matrix ``cov^1/2`` of its relu{
 are computed once, exactly (float64 eigendecomposition with an eigenvalue floor). Per frame only
 the content side runs, as one ONNX graph: encoder -> whitening by Newton-Schulz iterations
 (matrix products only) -> colouring with the style's statistics -> decoder. Both graphs live in
-a WCT model folder (``models/wct/level{L}/``) and are written by ``rtstyle export --model``.
+a WCT model folder (``models/wct/level{L}/``) and are written by ``rtstyle export --model``; on
+the CPU a level's int8 content path (``realtime.int8.onnx``, ``--int8`` at export), when there
+is one, runs instead: its convolutions take about half the time.
 
 :class:`WCTStyle` looks like an inference backend to :class:`~rtstyle.stylizer.Stylizer`, so
 ``rtstyle webcam --style-image painting.jpg`` and ``rtstyle video ... --style-image`` use it like
@@ -25,6 +27,9 @@ from .styles import unique_name
 
 ENCODER_FILE = "encoder.onnx"
 CONTENT_FILE = "realtime.onnx"
+INT8_FILE = "realtime.int8.onnx"
+#: Which content path runs: auto = int8 when the level has one and the frames run on the CPU.
+PRECISIONS = ("auto", "fp32", "int8")
 #: The real-time level used when none is asked for: relu3_1 is fast and keeps the content's
 #: structure; relu4_1 transfers larger patterns at ~2x the cost.
 DEFAULT_LEVEL = 3
@@ -85,14 +90,14 @@ class WCTStyle:
     """A painting as a real-time style: the Stylizer runs it like any model backend.
 
     ``image`` is the painting (BGR uint8). ``alpha`` blends the stylised features with the
-    content's (1 = full style). Frames go through the graph one at a time (the whitening is
-    per image).
+    content's (1 = full style). ``precision`` picks the content path (:data:`PRECISIONS`).
+    Frames go through the graph one at a time (the whitening is per image).
     """
 
     def __init__(self, image: np.ndarray, level: int = DEFAULT_LEVEL,
                  folder: str | os.PathLike | None = None, backend: str = "auto",
                  threads: int = 0, shape: tuple[int, int] | None = None, alpha: float = 1.0,
-                 style_size: int = STYLE_SIZE, name: str = "painting"):
+                 style_size: int = STYLE_SIZE, name: str = "painting", precision: str = "auto"):
         from .backends import make_backend
 
         if (backend or "auto").strip().lower() in ("torch", "torch-compile"):
@@ -102,7 +107,8 @@ class WCTStyle:
             raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
         self.name = name
         root = find(level, folder)
-        self.net = make_backend(root / CONTENT_FILE, backend, threads, shape, wct=True)
+        graph = content_file(root, level, backend, precision)
+        self.net = make_backend(root / graph, backend, threads, shape, wct=True)
         encoder = make_backend(root / ENCODER_FILE, backend, threads, None, wct=True)
         for part in (self.net, encoder):
             if part.info.wct.get("level") != level:
@@ -155,11 +161,11 @@ class WCTChain:
 
     def __init__(self, image: np.ndarray, levels, folders=None, backend: str = "auto",
                  threads: int = 0, shape: tuple[int, int] | None = None, alpha: float = 1.0,
-                 style_size: int = STYLE_SIZE, name: str = "painting"):
+                 style_size: int = STYLE_SIZE, name: str = "painting", precision: str = "auto"):
         self.levels = chain_levels(levels)
         folders = folders or {}
         self.parts = [WCTStyle(image, lv, folders.get(lv), backend, threads, shape, alpha,
-                               style_size, name) for lv in self.levels]
+                               style_size, name, precision) for lv in self.levels]
         self.name = name
         self.info = self.parts[0].info  # the deepest level: the largest size multiple
 
@@ -181,8 +187,25 @@ class WCTChain:
             part.warm_up(shape)
 
     def describe(self) -> str:
-        path = " -> ".join(f"relu{lv}_1" for lv in self.levels)
-        return f"WCT {path}, {self.parts[0].net.describe()}"
+        path = " -> ".join(f"relu{p.level}_1 ({p.info.precision})" for p in self.parts)
+        return f"WCT {path}, {self.parts[0].net.provider}"
+
+
+def content_file(root: Path, level: int, backend: str, precision: str) -> str:
+    """The content path's file name in ``root`` for ``precision`` on ``backend``."""
+    from .backends import CPU, available_providers, plan
+
+    if precision not in PRECISIONS:
+        raise ConfigError(f"WCT precision must be one of {', '.join(PRECISIONS)}, "
+                          f"got {precision!r}")
+    has_int8 = (root / INT8_FILE).is_file()
+    if precision == "int8" and not has_int8:
+        raise ModelError(f"no int8 real-time WCT graph for level {level} in {root}: export one "
+                         f"with 'rtstyle export --model {root} --int8' (needs the train extra)")
+    if precision == "auto":
+        on_cpu = plan(backend, available_providers()).providers[:1] == (CPU,)
+        precision = "int8" if has_int8 and on_cpu else "fp32"
+    return INT8_FILE if precision == "int8" else CONTENT_FILE
 
 
 def chain_levels(levels) -> tuple[int, ...]:
@@ -196,7 +219,7 @@ def chain_levels(levels) -> tuple[int, ...]:
 
 def load_styles(paths, level=DEFAULT_LEVEL, backend: str = "auto", threads: int = 0,
                 shape: tuple[int, int] | None = None, alpha: float = 1.0,
-                folder: str | os.PathLike | None = None) -> dict:
+                folder: str | os.PathLike | None = None, precision: str = "auto") -> dict:
     """``--style-image`` paths -> {name: WCTStyle, or WCTChain for several levels} (names from
     the file names). ``folder`` is the level's model folder (one level only)."""
     levels = chain_levels(level)
@@ -208,6 +231,7 @@ def load_styles(paths, level=DEFAULT_LEVEL, backend: str = "auto", threads: int 
         name = unique_name(Path(p).stem or "painting", out)
         img = images.read_image(p)
         out[name] = WCTStyle(img, levels[0], folder, backend, threads, shape, alpha,
-                             name=name) if len(levels) == 1 else \
-            WCTChain(img, levels, None, backend, threads, shape, alpha, name=name)
+                             name=name, precision=precision) if len(levels) == 1 else \
+            WCTChain(img, levels, None, backend, threads, shape, alpha, name=name,
+                     precision=precision)
     return out

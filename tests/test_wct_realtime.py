@@ -322,7 +322,7 @@ def test_a_chain_runs_its_levels_deepest_first_one_after_another(styles, wct_roo
     frame = photo(37, 51)
     out = Stylizer({"p": chain}, warm_up=(24, 24))(frame)
     assert out.shape == frame.shape
-    assert chain.describe() == "WCT relu2_1 -> relu1_1, ort-cpu (fp32)"
+    assert chain.describe() == "WCT relu2_1 (fp32) -> relu1_1 (fp32), ort-cpu"
     chain.set_alpha(0.0)
     assert all(p.alpha == 0.0 for p in chain.parts)
 

@@ -46,7 +46,7 @@ def test_every_method_is_scored_under_one_loss_and_timed(tmp_path, models_root):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "any_painting_vs_peer.py"),
                            "--peer", str(peer), "--photos", str(ASSETS / "tubingen.jpg"),
                            "--paintings", str(STYLE), "--size", "96", "--fps-size", "96x64",
-                           "--realtime", "3", "3,2,1@0.6",
+                           "--realtime", "3", "3,2,1@0.6", "3:fp32",
                            "--net", str(models_root / arbitrary.FOLDER),
                            "--frames", "2", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, check=False)
@@ -54,8 +54,8 @@ def test_every_method_is_scored_under_one_loss_and_timed(tmp_path, models_root):
     report = json.loads(out.with_suffix(".json").read_text())
     (row,) = report["results"]
     assert row["multilevel_levels"] == [3, 2, 1]
-    assert report["methods"] == ["realtime 3", "realtime 3,2,1 a0.6", "net", "multilevel",
-                                 "peer"]
+    assert report["methods"] == ["realtime 3", "realtime 3,2,1 a0.6", "realtime 3 fp32", "net",
+                                 "multilevel", "peer"]
     for method in report["methods"]:
         assert row[method]["content"] > 0 and row[method]["style"] > 0
     (speed,) = report["speed"]

@@ -131,6 +131,8 @@ CASES = [
     ("opset-99", None, "out/m.onnx", ["--opset", "99"], 1, ["between 11 and 21"]),
     ("opset-abc", None, "out/m.onnx", ["--opset", "abc"], 2, ["--opset", "whole number", "'abc'"]),
     ("opset-0", None, "out/m.onnx", ["--opset", "0"], 2, ["--opset", "at least 1"]),
+    ("int8-style-net", None, "out/m.onnx", ["--int8"], 1,
+     ["--ns-iterations, --int8 and --calibration are for WCT decoders"]),
 ]
 
 

@@ -287,7 +287,7 @@ def test_image_with_a_chain_of_levels(capsys, pics, tmp_path):
         (f,) = out_dir.iterdir()
         outs[levels] = read(f)
         if levels != "2":
-            assert stdout.strip().endswith("with WCT relu2_1 -> relu1_1, ort-cpu (fp32)")
+            assert stdout.strip().endswith("with WCT relu2_1 (fp32) -> relu1_1 (fp32), ort-cpu")
     assert np.array_equal(outs["2,1"], outs["1,2"])  # always run coarse to fine
     assert diff(outs["2,1"], outs["2"]) > 1
 
@@ -364,6 +364,8 @@ def test_webcam_with_a_painting_and_the_wct_level_of_a_missing_graph(capsys, cli
     (["--style-image", "style", "--wct-level", "2,0"], "WCT level must be one of 1..5"),
     (["--style-image", "style", "--style-image", "inverted"], "one --style-image here"),
     (["--style-image", "style", "--wct-level", "1", "--fp16"], "--fp16 is for trained styles"),
+    (["--style-image", "style", "--wct-level", "1", "--wct-precision", "int8"],
+     "no int8 real-time WCT graph for level 1"),
     (["--style-image", "tiny", "--wct-level", "2"], "a larger painting or a lower --wct-level"),
     (["--style-image", "missing.png", "--wct-level", "1"], "image not found"),
 ])
@@ -387,7 +389,7 @@ def test_wct_flags_without_a_painting_are_errors(capsys, pics, tmp_path, clip):
     code, _, err = cli(["video", clip, "-o", tmp_path / "o.mp4", "--style", "x", "--alpha", "0.5"],
                        capsys)
     assert code == 1
-    assert_one_line_error(err, "--wct-level and --alpha apply to --style-image")
+    assert_one_line_error(err, "--wct-level, --wct-precision and --alpha apply to --style-image")
     assert not (tmp_path / "o.mp4").exists()
 
 

@@ -109,7 +109,7 @@ def test_the_engine_uses_the_net_for_a_painting_when_one_is_installed(models_roo
     code, _, err = cli(["image", photo, "--style-image", STYLE, "-o", tmp_path / "o2", "-q",
                         "--any-painting", "net", "--wct-level", "1"], capsys)
     assert code == 1
-    assert_one_line_error(err, "--wct-level and --alpha apply to the WCT graphs")
+    assert_one_line_error(err, "--wct-level, --wct-precision and --alpha apply to the WCT graphs")
     code, _, err = cli(["image", photo, "--style", models_root / runtime.FOLDER, "-o",
                         tmp_path / "o3", "-q"], capsys)
     assert code == 1

@@ -8,8 +8,10 @@ Two graphs go into the decoder's model folder:
   matrix products), and the decoder, as one graph.
 
 Both are checked in ONNX Runtime against PyTorch, and the content path against the exact
-eigendecomposition WCT (output PSNR must reach :data:`MIN_PSNR_VS_EIGH`). Nothing is written
-when a check fails.
+eigendecomposition WCT (output PSNR must reach :data:`MIN_PSNR_VS_EIGH`). With ``int8`` a third,
+``realtime.int8.onnx``, is the content path with int8 convolutions for the CPU (:mod:`.int8`),
+checked against the float32 graph. Nothing is written when a check fails, and a re-export
+without ``int8`` removes an older int8 graph (it would belong to other decoder weights).
 """
 
 from __future__ import annotations
@@ -119,9 +121,10 @@ class WCTExportResult:
     bytes: dict[str, int] = field(default_factory=dict)
 
 
-def _props(meta: dict[str, Any], role: str, level: int, opset: int, extra: dict) -> dict[str, str]:
+def _props(meta: dict[str, Any], role: str, level: int, opset: int, extra: dict,
+           precision: str = "fp32") -> dict[str, str]:
     io_contract = {**metadata.IO_CONTRACT, "size_multiple": size_multiple(level),
-                   "precision": "fp32"}
+                   "precision": precision}
     card = {"name": meta.get("name"), "kind": "wct-" + role, "net": meta.get("net"),
             "evaluation": meta.get("evaluation", {}), "training": meta.get("training", {}),
             "opset": opset, **extra}
@@ -135,8 +138,11 @@ def _props(meta: dict[str, Any], role: str, level: int, opset: int, extra: dict)
 def export_wct(model_dir: str | os.PathLike, opset: int = DEFAULT_OPSET,
                iterations: int = ITERATIONS, alpha_check: float = 1.0,
                vgg_weights: str | None = None,
-               sizes: Sequence[tuple[int, int]] = CHECK_SIZES) -> WCTExportResult:
-    """Write ``encoder.onnx`` and ``realtime.onnx`` into a WCT decoder's model folder."""
+               sizes: Sequence[tuple[int, int]] = CHECK_SIZES, int8: bool = False,
+               calibration: Sequence[str | os.PathLike] | None = None) -> WCTExportResult:
+    """Write ``encoder.onnx`` and ``realtime.onnx`` (and with ``int8``, ``realtime.int8.onnx``,
+    calibrated on the ``calibration`` images or the bundled ones) into a WCT decoder's model
+    folder."""
     start = time.perf_counter()
     if not 11 <= opset <= 21:
         raise ExportError(f"opset must be between 11 and 21, got {opset}")
@@ -190,19 +196,52 @@ def export_wct(model_dir: str | os.PathLike, opset: int = DEFAULT_OPSET,
             raise ExportError(f"Newton-Schulz WCT differs from the eigendecomposition at {h}x{w} "
                               f"({vs_eigh:.1f} dB < {MIN_PSNR_VS_EIGH} dB); try more "
                               "--ns-iterations; not written")
+    files = {}
+    if int8:
+        files[wct_realtime.INT8_FILE], checks["int8"] = _int8_graph(
+            content_bytes, path_s, encoder, feeds, sizes, m, calibration, meta, level, opset)
     encoder_bytes = with_metadata(encoder_bytes, _props(meta, "encoder", level, opset, {}),
                                   f"rtstyle WCT encoder (VGG19 to relu{level}_1)")
     content_bytes = with_metadata(content_bytes, _props(meta, "content-path", level, opset,
                                                         {"checks": checks}),
                                   f"rtstyle real-time WCT relu{level}_1 content path")
-    for name, data in ((wct_realtime.ENCODER_FILE, encoder_bytes),
-                       (wct_realtime.CONTENT_FILE, content_bytes)):
+    files = {wct_realtime.ENCODER_FILE: encoder_bytes, wct_realtime.CONTENT_FILE: content_bytes,
+             **files}
+    for name, data in files.items():
         onnx_model.read_contract_bytes(data, str(folder / name))  # the runtime accepts it
-    atomic.write_bytes(folder / wct_realtime.ENCODER_FILE, encoder_bytes)
-    atomic.write_bytes(folder / wct_realtime.CONTENT_FILE, content_bytes)
+    for name, data in files.items():
+        atomic.write_bytes(folder / name, data)
+    if not int8:
+        (folder / wct_realtime.INT8_FILE).unlink(missing_ok=True)
     return WCTExportResult(folder, level, iterations, checks, time.perf_counter() - start,
-                           {wct_realtime.ENCODER_FILE: len(encoder_bytes),
-                            wct_realtime.CONTENT_FILE: len(content_bytes)})
+                           {name: len(data) for name, data in files.items()})
+
+
+def _int8_graph(content_bytes, fp32_session, encoder, feeds, sizes, m, calibration, meta,
+                level, opset) -> tuple[bytes, dict[str, Any]]:
+    """The int8 content path and its checks, checked against the float32 graph at the check sizes on the
+    check photo (``feeds``: the bundled painting's statistics)."""
+    from . import int8 as q
+
+    pictures = q.calibration_images(calibration)
+    style = lambda bgr, a: style_feeds(  # noqa: E731
+        encoder, images.fit_within(bgr, wct_realtime.STYLE_SIZE), a)[0]
+    data = q.quantize(content_bytes, q.calibration_feeds(pictures, style))
+    session = _ort_cpu(data)
+    checks: dict[str, Any] = {"calibration_images": len(pictures), "method": "minmax, per-channel "
+                              "int8 weights, uint8 activations, convolutions only"}
+    for k, (h, w) in enumerate(sizes):
+        h, w = -(-h // m) * m, -(-w // m) * m
+        x = {onnx_model.INPUT_NAME: _photo_batch(h, w, k), **feeds}
+        got = psnr(session.run(None, x)[0], fp32_session.run(None, x)[0])
+        checks[f"{h}x{w}"] = {"psnr_vs_fp32_db": round(got, 2)}
+        if not got >= q.MIN_PSNR_VS_FP32:
+            raise ExportError(f"the int8 content path differs from float32 at {h}x{w} "
+                              f"({got:.1f} dB < {q.MIN_PSNR_VS_FP32} dB); nothing written")
+    return with_metadata(data, _props(meta, "content-path", level, opset, {"checks": checks},
+                                      precision="int8"),
+                         f"rtstyle real-time WCT relu{level}_1 content path, int8 "
+                         "convolutions"), checks
 
 
 @torch.no_grad()
