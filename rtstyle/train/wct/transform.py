@@ -149,7 +149,13 @@ def transform_regions(content: torch.Tensor, styles: Sequence[StyleStats],
 
 
 def whiten_ns(fc: torch.Tensor, iterations: int = 20) -> torch.Tensor:
-    """Whitening with Newton-Schulz (float32, products only): what the ONNX graph computes."""
+    """Whitening with Newton-Schulz (float32, products only), ``(C, N)`` -> ``(C, N)``."""
+    inv_sqrt, mean = whitening_matrix(fc, iterations)
+    return inv_sqrt @ (fc - mean)
+
+
+def whitening_matrix(fc: torch.Tensor, iterations: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(cov^-1/2 (C, C), mean (C, 1))`` of ``(C, N)`` features, by Newton-Schulz."""
     mean = fc.mean(dim=1, keepdim=True)
     centred = fc - mean
     # the pixel count as a tensor, so an exported graph keeps it dynamic (not a traced constant)
@@ -157,7 +163,7 @@ def whiten_ns(fc: torch.Tensor, iterations: int = 20) -> torch.Tensor:
     cov = centred @ centred.T / torch.clamp(count - 1, min=1)
     cov = cov + EPS * torch.eye(fc.shape[0], dtype=fc.dtype, device=fc.device)
     _, inv_sqrt = newton_schulz_sqrt(cov, iterations)
-    return inv_sqrt @ centred
+    return inv_sqrt, mean
 
 
 class WhitenColour(torch.nn.Module):
@@ -177,6 +183,11 @@ class WhitenColour(torch.nn.Module):
                 alpha: torch.Tensor) -> torch.Tensor:
         c = feat.shape[1]
         fc = feat.reshape(c, -1)
-        out = style_color @ whiten_ns(fc, self.iterations) + style_mean
-        out = alpha * out + (1.0 - alpha) * fc
-        return out.reshape(feat.shape)
+        # alpha * (S W (f - m) + m_s) + (1 - alpha) f = T f + b: the whole transform is one
+        # (C, C) matrix and a bias, so the (C, N) features are read once, not once per step
+        inv_sqrt, mean = whitening_matrix(fc, self.iterations)
+        colour = style_color @ inv_sqrt
+        eye = torch.eye(c, dtype=fc.dtype, device=fc.device)
+        t = alpha * colour + (1.0 - alpha) * eye
+        b = alpha * (style_mean - colour @ mean)
+        return (t @ fc + b).reshape(feat.shape)
