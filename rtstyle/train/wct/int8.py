@@ -37,11 +37,14 @@ def calibration_images(paths: Sequence[str | os.PathLike] | None = None) -> list
     photo and painting."""
     if not paths:
         paths = [assets.path(assets.DEMO_CONTENT), assets.path(assets.DEMO_STYLE)]
-    share = max(1, MAX_CALIBRATION // len(paths))
+    paths = [Path(p) for p in paths]
+    folders = [p for p in paths if p.is_dir()]
+    # image files count one each; folders share the rest, spread over each folder
+    share = max(1, (MAX_CALIBRATION - len(paths) + len(folders)) // max(1, len(folders)))
     files: list[Path] = []
-    for p in map(Path, paths):
+    for p in paths:
         found = images.list_images(p, recursive=False) if p.is_dir() else [p]
-        step = max(1, len(found) // share)  # spread over the folder, not its first files
+        step = max(1, len(found) // share)
         files += found[::step][:share]
     if not files:
         raise ExportError("no calibration images found in " + ", ".join(map(str, paths)))
