@@ -27,7 +27,7 @@ from .nets import NetFiles, NetStore, Unavailable, has_torch
 
 log = logging.getLogger(__name__)
 
-ORT_SPECS = {"ort-cpu-fp32": "ort-cpu", "ort-cuda-fp32": "ort-cuda", "ort-cuda-fp16": "ort-cuda",
+ORT_SPECS = {"ort-cpu-fp32": "ort-cpu", "ort-cpu-int8": "ort-cpu", "ort-cuda-fp32": "ort-cuda", "ort-cuda-fp16": "ort-cuda",
              "ort-trt-fp16": "ort-trt"}
 GPU_ONLY = ("torch-compile-fp16", "ort-cuda-fp32", "ort-cuda-fp16", "ort-trt-fp16")
 
@@ -95,10 +95,17 @@ class OrtDriver(Driver):
         self.backend = backend
         spec = ORT_SPECS[backend]
         self.wct = files.wct
+        int8 = backend.endswith("-int8")
+        if int8 and not files.wct:
+            raise Unavailable("int8: only the WCT real-time graph has an int8 export "
+                              "(rtstyle export --int8)")
+        if int8 and not (files.folder / wct_realtime.INT8_FILE).is_file():
+            raise Unavailable(f"no int8 graph in {files.folder}: rtstyle export --model "
+                              f"{files.folder} --int8")
         if files.wct:
             painting = images.read_image(assets.path(assets.DEMO_STYLE))
             self.style = wct_realtime.WCTStyle(painting, files.level, files.folder, spec, threads,
-                                            shape)
+                                               shape, precision="int8" if int8 else "fp32")
             self.ort = self.style.net
             self.runs_on = self.style.describe()
         else:

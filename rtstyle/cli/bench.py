@@ -38,9 +38,9 @@ def register(sub) -> None:
                    help="the quick matrix (a few minutes on a 2-core CPU)")
     m = p.add_argument_group("matrix (each replaces one axis of the full or quick matrix)")
     m.add_argument("--backends", type=name_list, metavar="A,B",
-                   help="torch-eager-fp32, torch-compile-fp16, ort-cpu-fp32, ort-cuda-fp32, "
-                        "ort-cuda-fp16, ort-trt-fp16 (or torch, torch-compile, ort-cpu, "
-                        "ort-cuda, ort-trt)")
+                   help="torch-eager-fp32, torch-compile-fp16, ort-cpu-fp32, ort-cpu-int8 "
+                        "(the WCT graph only), ort-cuda-fp32, ort-cuda-fp16, ort-trt-fp16 (or "
+                        "torch, torch-compile, ort-cpu, ort-cuda, ort-trt)")
     m.add_argument("--nets", type=name_list, metavar="A,B", help="full, lite, wct")
     m.add_argument("--sizes", type=name_list, metavar="WxH,...",
                    help="e.g. 256x256,640x360,1280x720,1920x1080")

@@ -11,8 +11,8 @@ from rtstyle.errors import ConfigError, InputError
 
 def test_the_full_matrix_is_every_combination():
     cases = matrix.cases()
-    assert len(cases) == len(matrix.BACKENDS) * 3 * 4 * 2 == 144
-    assert len({c.key for c in cases}) == 144
+    assert len(cases) == len(matrix.BACKENDS) * 3 * 4 * 2 == 168
+    assert len({c.key for c in cases}) == 168
     assert Case("ort-trt-fp16", "full", 1280, 720, 1) in cases
     assert Case("torch-compile-fp16", "wct", 1920, 1080, 8) in cases  # skipped later, not dropped
 
@@ -20,11 +20,11 @@ def test_the_full_matrix_is_every_combination():
 def test_the_quick_matrix():
     cases = matrix.cases(quick=True)
     keys = [c.key for c in cases]
-    assert {c.backend for c in cases} == {"ort-cpu-fp32", "torch-eager-fp32"}
+    assert {c.backend for c in cases} == {"ort-cpu-fp32", "ort-cpu-int8", "torch-eager-fp32"}
     assert {c.size for c in cases} == {"256x256", "640x360"}
     assert "ort-cpu-fp32/lite/256x256/b8" in keys and "torch-eager-fp32/lite/256x256/b8" in keys
-    assert "ort-cpu-fp32/wct/640x360/b1" in keys
-    assert len(cases) == 2 * 3 * 2 + 2
+    assert "ort-cpu-fp32/wct/640x360/b1" in keys and "ort-cpu-int8/wct/640x360/b1" in keys
+    assert len(cases) == 3 * 3 * 2 + 3
     # grouped by backend then net (one session per group), small sizes first
     assert keys[:5] == ["ort-cpu-fp32/full/256x256/b1", "ort-cpu-fp32/full/640x360/b1",
                         "ort-cpu-fp32/lite/256x256/b1", "ort-cpu-fp32/lite/256x256/b8",
@@ -43,6 +43,7 @@ def test_case_key_and_precision():
     c = Case("ort-cuda-fp16", "full", 1920, 1080, 8)
     assert c.key == "ort-cuda-fp16/full/1920x1080/b8" and c.size == "1920x1080"
     assert c.precision == "fp16"
+    assert Case("ort-cpu-int8", "wct", 640, 360).precision == "int8"
 
 
 def test_backend_names_and_aliases():

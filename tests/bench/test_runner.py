@@ -32,7 +32,8 @@ def clip(tmp_path_factory):
 
 
 def test_a_tiny_run_records_every_case_once(tiny_net, tiny_wct, clip, tmp_path, fixed_peak):
-    cases = matrix.cases(backends=("ort-cpu-fp32", "torch-eager-fp32", "ort-cuda-fp32"),
+    cases = matrix.cases(backends=("ort-cpu-fp32", "ort-cpu-int8", "torch-eager-fp32",
+                                   "ort-cuda-fp32"),
                          nets=("lite", "wct"), sizes=((32, 32), (48, 32)), batches=(1, 2))
     settings = runner.Settings(warmup=1, min_repeats=2, max_seconds=0.0, clip=clip,
                                e2e_frames=6, live_frames=4, quick=True,
@@ -55,7 +56,11 @@ def test_a_tiny_run_records_every_case_once(tiny_net, tiny_wct, clip, tmp_path, 
             assert r["ms_p90"] >= r["ms_median"] and r["device"] == "cpu"
             assert r["gflops"] > 0 and r["frac_compute"] > 0 and r["frac_memory"] > 0
             assert r["ms_upload"] is None and "no copies" in r["copies"]
-    assert "WCT relu1_1" in got["ort-cpu-fp32/wct/32x32/b2"]["runs_on"]
+    assert got["ort-cpu-fp32/wct/32x32/b2"]["runs_on"] == "WCT relu1_1, ort-cpu (fp32)"
+    int8 = got["ort-cpu-int8/wct/48x32/b1"]
+    assert int8["status"] == "measured" and int8["runs_on"] == "WCT relu1_1, ort-cpu (int8)"
+    assert got["ort-cpu-int8/lite/32x32/b1"]["status"] == "skipped"
+    assert "only the WCT real-time graph" in got["ort-cpu-int8/lite/32x32/b1"]["reason"]
     # the WCT graph runs once per frame: batch 2 costs twice batch 1
     assert got["ort-cpu-fp32/wct/32x32/b2"]["gflops"] == pytest.approx(
         2 * got["ort-cpu-fp32/wct/32x32/b1"]["gflops"], rel=1e-3)
