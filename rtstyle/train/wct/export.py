@@ -228,8 +228,10 @@ def _int8_graph(content_bytes, fp32_session, encoder, feeds, sizes, m, calibrati
         encoder, images.fit_within(bgr, wct_realtime.STYLE_SIZE), a)[0]
     data = q.quantize(content_bytes, q.calibration_feeds(pictures, style))
     session = _ort_cpu(data)
-    checks: dict[str, Any] = {"calibration_images": len(pictures), "method": "minmax, per-channel "
-                              "int8 weights, uint8 activations, convolutions only"}
+    checks: dict[str, Any] = {
+        "calibration_images": len(pictures),
+        "method": f"{q.PERCENTILE} percentile ranges, per-channel int8 weights, uint8 "
+                  "activations, the convolutions but the first and the last"}
     for k, (h, w) in enumerate(sizes):
         h, w = -(-h // m) * m, -(-w // m) * m
         x = {onnx_model.INPUT_NAME: _photo_batch(h, w, k), **feeds}
