@@ -219,13 +219,14 @@ def export_wct(model_dir: str | os.PathLike, opset: int = DEFAULT_OPSET,
 
 def _int8_graph(content_bytes, fp32_session, encoder, feeds, sizes, m, calibration, meta,
                 level, opset) -> tuple[bytes, dict[str, Any]]:
-    """The int8 content path and its checks, checked against the float32 graph at the check sizes on the
-    check photo (``feeds``: the bundled painting's statistics)."""
+    """The int8 content path and its checks: against the float32 graph at the check sizes on
+    the check photo (``feeds``: the bundled painting's statistics)."""
     from . import int8 as q
 
+    def style(bgr, alpha):
+        return style_feeds(encoder, images.fit_within(bgr, wct_realtime.STYLE_SIZE), alpha)[0]
+
     pictures = q.calibration_images(calibration)
-    style = lambda bgr, a: style_feeds(  # noqa: E731
-        encoder, images.fit_within(bgr, wct_realtime.STYLE_SIZE), a)[0]
     data = q.quantize(content_bytes, q.calibration_feeds(pictures, style))
     session = _ort_cpu(data)
     checks: dict[str, Any] = {

@@ -75,8 +75,13 @@ def calibration_feeds(pictures: list[np.ndarray], style_feeds, alpha: float = 1.
 
 def quantize(content_bytes: bytes, feeds: list[dict[str, np.ndarray]]) -> bytes:
     """The content path with its convolutions in int8 (QDQ), calibrated on ``feeds``."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod,
-                                          QuantFormat, QuantType, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):

@@ -13,15 +13,14 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime.quantization")
 
-from rtstyle import assets, images, onnx_model, wct_realtime  # noqa: E402
-from rtstyle.metadata import ModelError  # noqa: E402
-from rtstyle.quality import psnr  # noqa: E402
-from rtstyle.stylizer import Stylizer  # noqa: E402
-from rtstyle.train.export import ExportError  # noqa: E402
-from rtstyle.train.wct import export as wct_export  # noqa: E402
-from rtstyle.train.wct import int8  # noqa: E402
-
-from tests.helpers import assert_one_line_error, cli  # noqa: E402
+from rtstyle import assets, images, onnx_model, wct_realtime
+from rtstyle.metadata import ModelError
+from rtstyle.quality import psnr
+from rtstyle.stylizer import Stylizer
+from rtstyle.train.export import ExportError
+from rtstyle.train.wct import export as wct_export
+from rtstyle.train.wct import int8
+from tests.helpers import assert_one_line_error, cli
 
 SIZE = (48, 64)
 
