@@ -3,6 +3,12 @@ default training loss, VGG19 Gram and feature distances) of the default chain, o
 level with a decoder, of Gatys-100 from noise on the same loss (the quality reference), and of the painting
 itself as the output (the "nothing of the photo is left" end), per photo and painting.
 
+With ``--matched-iterations N``, Gatys also runs from the photo for N iterations, and each WCT
+row gets the content distance of Gatys at the same style distance: at the first iteration whose
+style distance is at most the WCT output's (the optimiser's float image, not rounded to
+8 bits). Gatys' path from the photo trades content for style step by step, so this says how
+much of the photo a WCT chain gives up beyond what the optimisation needs for as much style.
+
     S=../shared/data/styles
     python bench/wct_defaults.py --photos rtstyle/assets/tubingen.jpg \\
         ../shared/data/test_content/golden_gate.jpg --paintings \\
@@ -26,6 +32,9 @@ def parse_args(argv=None):
     p.add_argument("--paintings", nargs="+", required=True, type=Path)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--gatys-iterations", type=int, default=100, help="0 leaves Gatys out")
+    p.add_argument("--matched-iterations", type=int, default=0, metavar="N",
+                   help="also Gatys from the photo for N iterations: its content distance at "
+                        "each WCT row's style distance")
     p.add_argument("--decoders", help="folder with level1..level5 (default: the search path)")
     p.add_argument("--out", required=True, type=Path)
     return p.parse_args(argv)
@@ -64,20 +73,51 @@ def main(argv=None) -> int:
                 outs[f"gatys {args.gatys_iterations} (noise)"] = \
                     stylize_gatys(photo, [painting], cfg).image
             outs["the painting itself"] = images.resize_to(painting, photo.shape[:2])
+            path = []
+            if args.matched_iterations:
+                cfg = GatysConfig(loss=loss, size=args.size, iterations=args.matched_iterations,
+                                  init="content", device="cpu")
+                path = stylize_gatys(photo, [painting], cfg).history
             for name, img in outs.items():
                 d = score_image(img, photo, painting, loss)
-                rows.append({"photo": photo_path.name, "painting": painting_path.name,
-                             "method": name, "content": d["content"], "style": d["style"]})
+                row = {"photo": photo_path.name, "painting": painting_path.name,
+                       "method": name, "content": d["content"], "style": d["style"]}
+                if path and name.startswith("wct"):
+                    row["gatys_at_same_style"] = matched(path, d["style"])
+                rows.append(row)
                 print(f"{photo_path.name:16s} {painting_path.name:32s} {name:26s} content "
                       f"{d['content']:9.4g} style {d['style']:9.4g}", flush=True)
     write_report(output(args.out, ".json"), "wct_defaults", rows, size=args.size,
                  default_levels=list(chosen))
-    lines = [f"Distances under the default training loss at {args.size} px (lower = closer)", "",
-             "| photo | painting | method | content | style |", "|---|---|---|---|---|"]
-    lines += [f"| {r['photo']} | {r['painting']} | {r['method']} | {r['content']:.3g} | "
-              f"{r['style']:.3g} |" for r in rows]
-    output(args.out, ".md").write_text("\n".join(lines) + "\n")
+    output(args.out, ".md").write_text(table(rows, args) + "\n")
     return 0
+
+
+def matched(path: list[dict], style: float) -> dict | None:
+    """Gatys' content distance at the first iteration of ``path`` with at most ``style``."""
+    for row in path:
+        if row["style"] <= style:
+            return {"iteration": row["iteration"], "content": row["content"],
+                    "style": row["style"]}
+    return None
+
+
+def table(rows: list[dict], args) -> str:
+    extra = bool(args.matched_iterations)
+    lines = [f"Distances under the default training loss at {args.size} px (lower = closer)", "",
+             "| photo | painting | method | content | style |"
+             + (" Gatys from the photo at the same style: content (iteration) |" if extra else ""),
+             "|---|---|---|---|---|" + ("---|" if extra else "")]
+    for r in rows:
+        line = (f"| {r['photo']} | {r['painting']} | {r['method']} | {r['content']:.3g} | "
+                f"{r['style']:.3g} |")
+        if extra:
+            m = r.get("gatys_at_same_style")
+            line += (f" {m['content']:.3g} ({m['iteration']}) |" if m else
+                     (f" not reached in {args.matched_iterations} |"
+                      if r["method"].startswith("wct") else " |"))
+        lines.append(line)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

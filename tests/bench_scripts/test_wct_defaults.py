@@ -18,7 +18,8 @@ def test_wct_defaults_scores_every_method_under_one_loss(tmp_path):
     out = tmp_path / "wct"
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "wct_defaults.py"), "--photos",
                            str(ASSETS / "tubingen.jpg"), "--paintings", str(STYLE), "--size",
-                           "96", "--gatys-iterations", "2", "--out", str(out)], cwd=ROOT,
+                           "96", "--gatys-iterations", "2", "--matched-iterations", "3",
+                           "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.with_suffix(".json").read_text())
@@ -27,5 +28,10 @@ def test_wct_defaults_scores_every_method_under_one_loss(tmp_path):
                        "the painting itself"]
     assert report["default_levels"] == [3, 2, 1]
     assert all(r["content"] > 0 and r["style"] > 0 for r in report["results"])
-    assert "| tubingen.jpg | starry_night_van_gogh.jpg | wct 4,3,2,1 (every decoder) |" in \
-        out.with_suffix(".md").read_text()
+    for r in report["results"]:  # Gatys from the photo: matched to the WCT rows only
+        m = r.get("gatys_at_same_style")
+        assert ("gatys_at_same_style" in r) == r["method"].startswith("wct")
+        assert m is None or (m["style"] <= r["style"] and 1 <= m["iteration"] <= 3)
+    md = out.with_suffix(".md").read_text()
+    assert "| tubingen.jpg | starry_night_van_gogh.jpg | wct 4,3,2,1 (every decoder) |" in md
+    assert "Gatys from the photo at the same style" in md
