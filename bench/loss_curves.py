@@ -57,7 +57,14 @@ def moving_mean(values: list[float], window: int) -> list[float]:
 
 
 def earlier_steps(run: Path) -> int:
-    """Steps of the net the run started from (0 for random weights)."""
+    """Steps of the net the run started from (0 for random weights): from the run's own model
+    card when it has one (the init folder may since have been replaced by a newer net)."""
+    try:
+        own = json.loads((run / "model" / "model.json").read_text())["training"]
+        if "init" in own:
+            return int(own["total_steps"]) - int(own["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     try:
         init = json.loads((run / "config.json").read_text())["config"].get("init")
     except (OSError, ValueError, KeyError):
