@@ -29,7 +29,8 @@ SIZES = ((256, 256), (640, 360), (1280, 720), (1920, 1080))
 BATCHES = (1, 8)
 
 #: ort-cpu-int8 runs the WCT graph only (the Johnson nets have no int8 export: it bought them
-#: 1.2x at 27-30 dB); their int8 cases are recorded as skipped.
+#: 1.17x at 32 dB, bench/experiments/int8_style_net.py); their int8 cases are recorded as
+#: skipped.
 QUICK_BACKENDS = ("ort-cpu-fp32", "ort-cpu-int8", "torch-eager-fp32")
 QUICK_SIZES = ((256, 256), (640, 360))
 QUICK_BATCHES = (1,)
