@@ -18,10 +18,10 @@ def tiny_net(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_wct(tmp_path_factory) -> Path:
-    """A WCT folder with the untrained level-1 decoder and its real-time graphs (int8 too)."""
+    """A WCT folder with the untrained level-2 decoder and its real-time graphs (int8 too)."""
     from rtstyle.train.wct import export as wct_export
     from tests.helpers import make_wct_root
 
-    root = make_wct_root(tmp_path_factory.mktemp("bench_wct"), levels=(1,), export=())
-    wct_export.export_wct(root / "wct" / "level1", sizes=((48, 64),), int8=True)
-    return root / "wct" / "level1"
+    root = make_wct_root(tmp_path_factory.mktemp("bench_wct"), levels=(2,), export=())
+    wct_export.export_wct(root / "wct" / "level2", sizes=((48, 64),), int8=True)
+    return root / "wct" / "level2"

@@ -56,9 +56,9 @@ def test_a_tiny_run_records_every_case_once(tiny_net, tiny_wct, clip, tmp_path, 
             assert r["ms_p90"] >= r["ms_median"] and r["device"] == "cpu"
             assert r["gflops"] > 0 and r["frac_compute"] > 0 and r["frac_memory"] > 0
             assert r["ms_upload"] is None and "no copies" in r["copies"]
-    assert got["ort-cpu-fp32/wct/32x32/b2"]["runs_on"] == "WCT relu1_1, ort-cpu (fp32)"
+    assert got["ort-cpu-fp32/wct/32x32/b2"]["runs_on"] == "WCT relu2_1, ort-cpu (fp32)"
     int8 = got["ort-cpu-int8/wct/48x32/b1"]
-    assert int8["status"] == "measured" and int8["runs_on"] == "WCT relu1_1, ort-cpu (int8)"
+    assert int8["status"] == "measured" and int8["runs_on"] == "WCT relu2_1, ort-cpu (int8)"
     assert got["ort-cpu-int8/lite/32x32/b1"]["status"] == "skipped"
     assert "only the WCT real-time graph" in got["ort-cpu-int8/lite/32x32/b1"]["reason"]
     # the WCT graph runs once per frame: batch 2 costs twice batch 1

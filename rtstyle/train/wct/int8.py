@@ -99,12 +99,18 @@ def quantize(content_bytes: bytes, feeds: list[dict[str, np.ndarray]]) -> bytes:
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             convs = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Conv"]
+            if len(convs) <= 2:
+                raise ExportError("nothing to quantise: the graph's only convolutions are the "
+                                  "first and the last, which stay float (relu1_1 runs as fast "
+                                  "in float32)")
             quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
                             op_types_to_quantize=["Conv"], per_channel=True,
                             nodes_to_exclude=[convs[0], convs[-1]],
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.Percentile,
                             extra_options={"CalibPercentile": PERCENTILE})
+        except ExportError:
+            raise
         except Exception as e:  # the quantiser raises bare exceptions of several kinds
             raise ExportError(f"int8 quantisation failed: {str(e).splitlines()[0]}") from e
         return out.read_bytes()

@@ -100,6 +100,14 @@ def test_a_reexport_without_int8_removes_the_stale_int8_graph(level2, tmp_path):
         wct_realtime.WCTStyle(painting(), 2, folder, backend="ort-cpu", precision="int8")
 
 
+def test_relu1_1_has_nothing_to_quantise(wct_root, tmp_path):
+    folder = tmp_path / "level1"
+    shutil.copytree(wct_root / "wct" / "level1", folder)
+    with pytest.raises(ExportError, match="nothing to quantise"):
+        wct_export.export_wct(folder, sizes=(SIZE,), int8=True)
+    assert not (folder / wct_realtime.INT8_FILE).exists()
+
+
 def test_calibration_pairs_each_picture_with_one_from_the_other_half(tmp_path):
     pics = [np.full((20, 30, 3), v, np.uint8) for v in (10, 20, 30, 40)]
     seen = []
