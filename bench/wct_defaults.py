@@ -8,6 +8,7 @@ row gets the content distance of Gatys at the same style distance: at the first 
 style distance is at most the WCT output's (the optimiser's float image, not rounded to
 8 bits). Gatys' path from the photo trades content for style step by step, so this says how
 much of the photo a WCT chain gives up beyond what the optimisation needs for as much style.
+``--alphas`` adds the default chain at other style strengths.
 
     S=../shared/data/styles
     python bench/wct_defaults.py --photos rtstyle/assets/tubingen.jpg \\
@@ -35,6 +36,9 @@ def parse_args(argv=None):
     p.add_argument("--matched-iterations", type=int, default=0, metavar="N",
                    help="also Gatys from the photo for N iterations: its content distance at "
                         "each WCT row's style distance")
+    p.add_argument("--alphas", type=alpha_list, default=(), metavar="A,B",
+                   help="also the default chain at these style strengths (default: only "
+                        "rtstyle wct's own alpha)")
     p.add_argument("--decoders", help="folder with level1..level5 (default: the search path)")
     p.add_argument("--out", required=True, type=Path)
     return p.parse_args(argv)
@@ -57,16 +61,19 @@ def main(argv=None) -> int:
                          reverse=True))
     decoders = {lv: load_decoder(find_decoder(lv, args.decoders))[0] for lv in every}
     encoders = {lv: encoder_for(lv, "cpu") for lv in every}
-    methods = {f"wct {','.join(map(str, chosen))} (default)": chosen,
-               f"wct {','.join(map(str, every))} (every decoder)": every}
+    levels = ",".join(map(str, chosen))
+    methods = {f"wct {levels} (default)": WCTConfig(levels=chosen, size=args.size),
+               f"wct {','.join(map(str, every))} (every decoder)":
+                   WCTConfig(levels=every, size=args.size)}
+    methods |= {f"wct {levels} alpha {a:g}": WCTConfig(levels=chosen, size=args.size, alpha=a)
+                for a in args.alphas}
     rows = []
     for photo_path in args.photos:
         photo = images.read_image(photo_path, max_side=args.size)
         for painting_path in args.paintings:
             painting = images.read_image(painting_path, max_side=args.size)
-            outs = {name: stylize_wct(photo, [painting], encoders, decoders,
-                                      WCTConfig(levels=chain, size=args.size))
-                    for name, chain in methods.items()}
+            outs = {name: stylize_wct(photo, [painting], encoders, decoders, cfg)
+                    for name, cfg in methods.items()}
             if args.gatys_iterations:
                 cfg = GatysConfig(loss=loss, size=args.size, iterations=args.gatys_iterations,
                                   init="noise", device="cpu")
@@ -91,6 +98,17 @@ def main(argv=None) -> int:
                  default_levels=list(chosen))
     output(args.out, ".md").write_text(table(rows, args) + "\n")
     return 0
+
+
+def alpha_list(text: str) -> tuple[float, ...]:
+    """``0.4,1`` -> (0.4, 1.0), each in [0, 1]."""
+    try:
+        alphas = tuple(float(a) for a in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not all(0.0 <= a <= 1.0 for a in alphas):
+        raise argparse.ArgumentTypeError(f"alphas must be between 0 and 1: {text!r}")
+    return alphas
 
 
 def matched(path: list[dict], style: float) -> dict | None:

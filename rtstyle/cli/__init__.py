@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RtstyleError
-from . import (bench, demo, evaluate, experiment, export, flicker, gatys, image, info, sheet,
-               styles, train, train_any, train_wct, video, wct, webcam)
+from . import (bench, demo, evaluate, experiment, export, flicker, gatys, image, info,
+               refit_wct, sheet, styles, train, train_any, train_wct, video, wct, webcam)
 from .args import Parser
 
 COMMANDS = (demo, webcam, image, video, sheet, styles, info, wct, gatys, experiment, train, train_any,
-            train_wct, evaluate, export, flicker, bench)
+            train_wct, refit_wct, evaluate, export, flicker, bench)
 
 
 def build_parser() -> Parser:
