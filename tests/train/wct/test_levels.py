@@ -96,3 +96,24 @@ def test_the_default_chain_keeps_the_photo_where_all_five_levels_lose_it():
     assert content(chosen) < floor
     every = tuple(sorted((int(p.name[-1]) for p in root.glob("level[1-5]")), reverse=True))
     assert content(every) > floor  # what the old default did: the floor has teeth
+
+
+def test_the_default_decoders_clear_their_floors_on_the_bundled_photo():
+    """Each decoder of the default chain, as stored (float16), rebuilds the photo that ships
+    (not one of the held-out photos its metadata scores) above its floor at 512 px; relu1_1,
+    refit by least squares, above its target."""
+    from rtstyle import assets, images
+    from rtstyle.quality import psnr
+    from rtstyle.train.wct.trainer import encoder_for, find_decoder, load_decoder, reconstruct
+    from tests.helpers import ROOT
+
+    root = ROOT / "models" / "wct"
+    photo = images.read_image(assets.path(assets.DEMO_CONTENT), max_side=512)
+    chosen, _ = levels.default_levels(root)
+    scores = {}
+    for level in chosen:
+        decoder, meta = load_decoder(find_decoder(level, root))
+        out, = reconstruct(encoder_for(level), decoder, [photo])
+        scores[level] = psnr(out, photo)
+        assert scores[level] >= meta["evaluation"]["floor_db"], (level, scores[level])
+    assert scores[1] >= levels.TARGET_DB[1]
