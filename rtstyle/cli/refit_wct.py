@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     skipped = f", {fit['skipped']} unreadable skipped" if fit["skipped"] else ""
     print(f"refit the last convolution of the relu{meta['net']['level']}_1 decoder on "
           f"{fit['photos']} photos{skipped}: reconstruction PSNR {before}{ev['psnr_db']:.2f} dB "
-          f"on {ev['images']} held-out image(s)\nmodel: {folder}\nreal-time graphs: rtstyle "
-          f"export --model {folder}")
+          f"on {ev['images']} held-out image(s)\nmodel: {folder} (before and after: "
+          f"{folder / refit.PREVIEW})\nreal-time graphs: rtstyle export --model {folder}")
+    if fit["psnr_db_before"] is not None and ev["psnr_db"] < fit["psnr_db_before"]:
+        print(f"note: the refit reconstructs the held-out photos worse than {args.model} did; "
+              "fit on more --photos, or keep the old decoder")
     return 0

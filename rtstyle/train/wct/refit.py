@@ -88,6 +88,27 @@ def refit_last(encoder: WCTEncoder, decoder: WCTDecoder, imgs: Iterable[np.ndarr
     return eq
 
 
+#: The refit folder's picture: held-out photos, rebuilt before and after.
+PREVIEW = "preview.jpg"
+PREVIEW_IMAGES = 4
+
+
+def preview(encoder: WCTEncoder, before: WCTDecoder, after: WCTDecoder,
+            named: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
+    """A sheet: the photos, then their reconstructions before and after, titled with PSNR."""
+    from ... import grid
+    from ...quality import psnr
+    from .trainer import reconstruct
+
+    names, imgs = zip(*named)
+    rows, titles = [list(imgs)], [list(names)]
+    for label, dec in (("before", before), ("refit", after)):
+        outs = reconstruct(encoder, dec, imgs)
+        rows.append(outs)
+        titles.append([f"{label}: {psnr(o, i):.1f} dB" for o, i in zip(outs, imgs)])
+    return grid.image_grid(rows, cell=192, titles=titles)
+
+
 def pick_photos(data: str | os.PathLike, count: int, seed: int = 0) -> list[Path]:
     """``count`` photos of ``data`` (recursive), a seeded draw, so a refit can be repeated."""
     from ..data import find_images
@@ -104,8 +125,9 @@ def refit_folder(model: str | os.PathLike, data: str | os.PathLike, out: str | o
     """Refit the last convolution of the decoder folder ``model`` on ``count`` photos of
     ``data`` (longer side ``size``) and write the result to ``out`` (atomically; ``out`` may be
     ``model`` itself). The metadata keeps the training facts, adds ``refit`` and the new
-    reconstruction PSNR on ``eval_paths``. The folder's ONNX graphs are not carried over: they
-    were exported from the old weights (``rtstyle export`` writes new ones)."""
+    reconstruction PSNR on ``eval_paths`` and a preview of a few of them rebuilt before and
+    after. The folder's ONNX graphs are not carried over: they were exported from the old
+    weights (``rtstyle export`` writes new ones)."""
     from ... import images as image_io
     from ...errors import InputError
     from .. import model_folder
@@ -125,16 +147,17 @@ def refit_folder(model: str | os.PathLike, data: str | os.PathLike, out: str | o
                 skipped.append(str(f))
 
     held_out = eval_images_from(eval_paths, eval_size) if eval_paths else []
-    before = None
-    if held_out:  # scored on the same photos as after, as stored (float16)
-        before = evaluate(encoder, copy.deepcopy(decoder).half().float(), held_out)["psnr_db"]
+    old = copy.deepcopy(decoder).half().float()  # as stored, like the refit one below
+    before = evaluate(encoder, old, held_out)["psnr_db"] if held_out else None
     eq = refit_last(encoder, decoder, photos(), ridge, progress)
     if eq.rows == 0:
         raise InputError(f"none of the {len(files)} photos drawn from {data} could be read")
-    evaluation = {}
+    evaluation, extra = {}, {}
     if held_out:
-        evaluation = evaluate(encoder, copy.deepcopy(decoder).half().float(), held_out)
+        new_dec = copy.deepcopy(decoder).half().float()
+        evaluation = evaluate(encoder, new_dec, held_out)
         evaluation["floor_db"] = FLOOR_DB[decoder.level]
+        extra[PREVIEW] = preview(encoder, old, new_dec, held_out[:PREVIEW_IMAGES])
     new = {k: v for k, v in meta.items() if k not in ("format", "version", "kind", "io",
                                                       "weights", "evaluation", "refit")}
     new["refit"] = {"layer": "last convolution", "method": "least squares (pixels)",
@@ -143,5 +166,5 @@ def refit_folder(model: str | os.PathLike, data: str | os.PathLike, out: str | o
                     "psnr_db_before": before}
     new["evaluation"] = evaluation
     folder = model_folder.save(out, decoder, new, kind=KIND, dtype=torch.float16,
-                               io=meta["io"])
+                               io=meta["io"], extra_images=extra)
     return folder, new

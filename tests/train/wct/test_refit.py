@@ -83,6 +83,8 @@ def test_refit_folder_writes_a_better_decoder(tmp_path, photos, held_out):
     assert fit["photos"] == 4 and fit["skipped"] == 0 and fit["size"] == 96
     assert ev["images"] == 2 and ev["floor_db"] == 34
     assert ev["psnr_db"] > fit["psnr_db_before"] + 1.0
+    sheet = images.read_image(out / "preview.jpg")  # the photos, before and after, 3 rows
+    assert sheet.shape[0] > sheet.shape[1] / 2
     on_disk = json.loads((out / "model.json").read_text())
     assert on_disk["kind"] == "wct-decoder" and on_disk["refit"] == json.loads(json.dumps(fit))
     assert on_disk["training"] == json.loads((start / "model.json").read_text())["training"]
@@ -115,6 +117,14 @@ def test_cli_refits_in_place_and_drops_the_stale_graphs(tmp_path, photos, held_o
     meta = json.loads((level1 / "model.json").read_text())
     assert meta["evaluation"]["psnr_db"] > meta["refit"]["psnr_db_before"]
     assert not list(level1.parent.glob(".*part"))  # nothing half-written left behind
+    assert "note:" not in out
+    shipped = tmp_path / "shipped_level1"  # already least squares on 100 photos: 3 do worse
+    shutil.copytree(SHIPPED_L1, shipped)
+    code, out, err = cli(["refit-wct", "--model", shipped, "--data", photos, "--out",
+                          tmp_path / "worse", "--photos", "3", "--size", "64", "--eval-images",
+                          held_out, "--quiet"], capsys)
+    assert code == 0, err
+    assert "note: the refit reconstructs the held-out photos worse" in out
 
 
 def test_cli_bad_input_is_one_line(tmp_path, photos, capsys):
