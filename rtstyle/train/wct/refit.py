@@ -3,9 +3,12 @@
 Every decoder ends in one linear 3x3 convolution (64 -> 3 channels, no ReLU) from its last
 feature map to the pixels. With the layers before it fixed, the pixel error is a quadratic in
 that convolution's 1,731 weights, so its exact minimum comes from the normal equations over
-many photos, where Adam with a finite rate (and bf16 noise) only wanders near it. For relu1_1
-that convolution is the whole decoder: the refit is its exact best reconstruction. The feature
-term of the training loss is left out: PSNR, the decoders' measure, sees only the pixels.
+many photos in one pass. Training leaves it well away from there, because the training loss
+is mostly the feature term, which PSNR, the decoders' measure, does not see. For relu1_1 that
+convolution is the whole decoder: the refit is its best reconstruction.
+
+The pixel-optimal layer is the conditional mean, a little smoother: harmless for relu1_1 and
+relu2_1, but on relu3_1 it costs the strokes WCT draws (docs/any-painting.md).
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ def accumulate(encoder: WCTEncoder, decoder: WCTDecoder, imgs: Iterable[np.ndarr
         x = torch.from_numpy(frames.to_model_input(img))
         x, (h, w) = pad(x, size_multiple(decoder.level))
         a = tail[0](head(encoder(x) / FEATURE_SCALE))  # the padded input of the last conv
-        patches = F.unfold(a, 3)[0].T  # (H*W, C*9), row-major like Conv2d's weights
-        target = ((x - 127.5) / 127.5)[0].flatten(1).T  # (H*W, 3)
+        a = a[..., :h + 2, :w + 2]  # only the pixels of the photo, not of its padding
+        patches = F.unfold(a, 3)[0].T  # (h*w, C*9), row-major like Conv2d's weights
+        target = ((x[..., :h, :w] - 127.5) / 127.5)[0].flatten(1).T  # (h*w, 3)
         eq.add(patches.float(), target.float())
         if progress:
             progress(i + 1)

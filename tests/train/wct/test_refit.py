@@ -50,7 +50,7 @@ def test_refit_is_the_least_squares_minimum(level, crops):
     torch.manual_seed(0)
     encoder = wct_trainer.encoder_for(level)
     decoder = WCTDecoder(level)
-    imgs = [c[:32, :48] for c in crops]  # sizes divide by 2 (level 2)
+    imgs = [c[:32, :48] for c in crops]  # sizes divide by 2 (level 2), so no padding
     before = pixel_mse(encoder, decoder, imgs)
     eq = refit.refit_last(encoder, decoder, imgs, ridge=0.0)
     assert eq.rows == len(imgs) * 32 * 48
@@ -95,6 +95,13 @@ def test_refit_folder_writes_a_better_decoder(tmp_path, photos, held_out):
     new_out, = wct_trainer.reconstruct(enc, decoder, [photo])
     old_out, = wct_trainer.reconstruct(enc, old, [photo])
     assert psnr(new_out, photo) > psnr(old_out, photo)
+
+
+def test_only_the_photo_is_fitted_not_its_padding(crops):
+    encoder = wct_trainer.encoder_for(2)
+    odd = [c[:31, :47] for c in crops]  # padded to 32x48 inside
+    eq = refit.accumulate(encoder, WCTDecoder(2), odd)
+    assert eq.rows == len(odd) * 31 * 47
 
 
 def test_the_draw_of_photos_is_seeded(photos):
