@@ -35,7 +35,9 @@ def register(sub) -> None:
     p.add_argument("--optimizer", choices=("lbfgs", "adam"))
     p.add_argument("--iterations", type=positive_int)
     p.add_argument("--lr", type=positive_float, help="L-BFGS step or Adam learning rate")
-    p.add_argument("--init", choices=("content", "noise", "style"), help="starting image")
+    p.add_argument("--init", choices=("content", "noise", "style", "wct"),
+                   help="starting image (wct: rtstyle wct's default output; a few dozen "
+                        "iterations then go further than hundreds from the content)")
     p.add_argument("--preserve-color", action="store_true",
                    help="luminance-only transfer: keep the content's colours")
     p.add_argument("--seed", type=int)

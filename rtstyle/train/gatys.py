@@ -28,7 +28,7 @@ from .losses import LossConfig, PerceptualLoss
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+INITS = ("content", "noise", "style", "wct")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,9 @@ class GatysConfig:
     iterations: int = 300
     #: L-BFGS step size (1 is standard) or Adam learning rate in 0..255 pixel units.
     lr: float = 1.0
-    #: Starting image: 'content' (converges fastest), 'noise' (white noise, as in the paper), 'style'.
+    #: Starting image: 'content' (converges fastest), 'noise' (white noise, as in the paper),
+    #: 'style', or 'wct': ``rtstyle wct``'s default output, already close to the painting's
+    #: statistics, so a few dozen iterations reach what hundreds from the content do not.
     init: str = "content"
     #: Luminance-only transfer (Gatys et al. 2017, "Preserving color"): keep the content's colours.
     preserve_color: bool = False
@@ -136,7 +138,7 @@ def stylize_gatys(content: np.ndarray, styles: Sequence[np.ndarray],
         loss_fn.set_styles([_tensor(s, device) for s in styles], style_blend)
     c = _tensor(target, device)
     content_feats = loss_fn.content_features(c)
-    x = _initial_image(cfg.init, c, styles, device).requires_grad_(True)
+    x = _initial_image(cfg.init, c, styles, device, style_blend).requires_grad_(True)
     if cfg.optimizer == "lbfgs":
         opt: torch.optim.Optimizer = torch.optim.LBFGS([x], lr=cfg.lr, max_iter=1, history_size=100,
                                                        tolerance_grad=0.0, tolerance_change=0.0)
@@ -177,15 +179,35 @@ def stylize_gatys(content: np.ndarray, styles: Sequence[np.ndarray],
 
 
 def _initial_image(init: str, content: torch.Tensor, styles: Sequence[np.ndarray],
-                   device: torch.device) -> torch.Tensor:
+                   device: torch.device, style_blend: Sequence[float] | None = None
+                   ) -> torch.Tensor:
     if init == "content":
         return content.clone()
+    if init == "wct":
+        return _tensor(_wct_start(_image(content), styles, style_blend), device)
     if init == "noise":
         return torch.rand(content.shape, device=device) * 255
     if not styles:
         raise ConfigError("init 'style' needs a style image")
     h, w = content.shape[-2:]
     return _tensor(images.resize_to(styles[0], (h, w)), device)
+
+
+def _wct_start(content: np.ndarray, styles: Sequence[np.ndarray],
+               style_blend: Sequence[float] | None) -> np.ndarray:
+    """``rtstyle wct``'s default run (the levels whose decoders meet their floors) on the CPU."""
+    from .wct.levels import default_levels
+    from .wct.stylize import WCTConfig, stylize_wct
+    from .wct.trainer import encoder_for, find_decoder, load_decoder
+
+    if not styles:
+        raise ConfigError("init 'wct' needs a style image")
+    levels, _ = default_levels()
+    decoders = {lv: load_decoder(find_decoder(lv))[0] for lv in levels}
+    encoders = {lv: encoder_for(lv) for lv in levels}
+    out = stylize_wct(content, styles, encoders, decoders,
+                      WCTConfig(levels=levels, size=max(content.shape[:2])), style_blend)
+    return images.resize_to(out, content.shape[:2])
 
 
 def _finish(x: torch.Tensor, content: np.ndarray, cfg: GatysConfig) -> np.ndarray:

@@ -105,3 +105,37 @@ def test_equivalent_iterations_known_values():
     assert equivalent_iterations(12.0, curve) == 1.0
     assert equivalent_iterations(3.0, curve) == math.inf
     assert equivalent_iterations(7.0, [10.0, 6.0, 9.0, 5.0]) == pytest.approx(1.75)
+
+
+def test_wct_start_is_closer_to_the_painting_and_stays_ahead(pair):
+    """init 'wct' starts from rtstyle wct's default output (the shipped decoders): its first
+    iteration is already closer to the painting than the content start, and after as many
+    iterations its total loss is lower."""
+    content, style = pair
+    runs = {init: stylize_gatys(content, [style], GatysConfig(size=64, iterations=10,
+                                                              init=init, device="cpu"))
+            for init in ("content", "wct")}
+    first = {k: r.history[0] for k, r in runs.items()}
+    assert first["wct"]["style"] < first["content"]["style"]
+    assert first["wct"]["content"] > first["content"]["content"]  # it gave up some photo
+    assert runs["wct"].history[-1]["total"] < runs["content"].history[-1]["total"]
+    assert runs["wct"].image.shape == content.shape
+
+
+def test_wct_start_needs_a_style(pair):
+    content, _ = pair
+    cfg = GatysConfig(size=32, iterations=1, init="wct", device="cpu",
+                      loss=LossConfig(style_weight=0.0))
+    with pytest.raises(ConfigError, match="init 'wct' needs a style image"):
+        stylize_gatys(content, [], cfg)
+
+
+def test_cli_init_wct_writes_the_image(tmp_path, content_path, style_path, capsys):
+    from tests.helpers import cli
+
+    out = tmp_path / "g.png"
+    code, stdout, err = cli(["gatys", "--content", content_path, "--style", style_path,
+                             "--init", "wct", "--iterations", "2", "--size", "48", "-o", out,
+                             "-q"], capsys)
+    assert code == 0, err
+    assert images.read_image(out).shape[1] == 48 and "2 iterations" in stdout
